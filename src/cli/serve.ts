@@ -1,0 +1,57 @@
+/**
+ * `credproxy serve`: run until SIGTERM or SIGINT, then stop gracefully.
+ *
+ * @module
+ */
+
+import { getLogger } from "@logtape/logtape";
+import type { LoadedConfig } from "../config/load.ts";
+import type { SecretRedactor } from "../observability/redactor.ts";
+import { onSignal } from "../runtime/runtime.ts";
+import { startCredProxy } from "../server/server.ts";
+
+/** How long requests in flight may take to finish after a stop signal, in milliseconds. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Options of {@linkcode runServe}. */
+export interface RunServeOptions {
+  env: Record<string, string | undefined>;
+  redactor: SecretRedactor;
+}
+
+/**
+ * Starts CredProxy and resolves with exit status 0 after a stop signal has been handled.
+ *
+ * @throws when the listener cannot be started (for example, the address is in use).
+ */
+export async function runServe(loaded: LoadedConfig, options: RunServeOptions): Promise<number> {
+  const logger = getLogger(["credproxy", "cli"]);
+  const { host, port } = loaded.config.server;
+
+  let running;
+  try {
+    running = await startCredProxy({ config: loaded.config, env: options.env, redactor: options.redactor });
+  } catch (error) {
+    throw new Error(`Cannot listen on ${host}:${port}: ${describeListenError(error)}`, { cause: error });
+  }
+
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
+  const removeListeners = [
+    onSignal("SIGTERM", () => stop("SIGTERM")),
+    onSignal("SIGINT", () => stop("SIGINT")),
+  ];
+  const signal = await stopped;
+  for (const remove of removeListeners) remove();
+
+  logger.info("Received {signal}; finishing requests in flight", { signal });
+  await running.close(SHUTDOWN_GRACE_MS);
+  return 0;
+}
+
+function describeListenError(error: unknown): string {
+  const code = (error as { code?: string })?.code ?? (error as Error)?.name;
+  if (code === "EADDRINUSE" || code === "AddrInUse") return "address already in use";
+  if (code === "EADDRNOTAVAIL" || code === "AddrNotAvailable") return "address not available on this machine";
+  if (code === "EACCES" || code === "PermissionDenied") return "permission denied (ports below 1024 need CAP_NET_BIND_SERVICE)";
+  return (error as Error)?.message ?? String(error);
+}

@@ -1,0 +1,115 @@
+/**
+ * Rules that span several fields or services, checked after the schema has passed.
+ *
+ * @module
+ */
+
+import type { ConfigProblem } from "./errors.ts";
+import type { Config, ServiceConfig, SourceCredentialsConfig } from "./schema.ts";
+
+/** Seconds between the refresh buffer and a credential's end that a refresh needs at least. */
+export const MIN_REFRESH_WINDOW_SECONDS = 120;
+
+/**
+ * Checks rules between fields: one source kind per service, unique tokens, durations that
+ * leave room for refreshing, MFA that a server can answer.
+ *
+ * Returns the problems found; pushes advice that does not stop loading onto `warnings`.
+ */
+export function checkServices(config: Config, warnings: string[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const buffer = config.credentials.refresh_buffer_seconds;
+
+  if (config.aws_defaults) checkSourceKinds(config.aws_defaults, "aws_defaults", problems);
+
+  const tokenOwners = new Map<string, string>();
+  for (const [name, service] of Object.entries(config.services)) {
+    const path = `services.${name}`;
+    const owner = tokenOwners.get(service.auth_token);
+    if (owner !== undefined) {
+      problems.push({
+        path: `${path}.auth_token`,
+        message: `is the same token as services.${owner}.auth_token; every service needs its own token`,
+      });
+    } else {
+      tokenOwners.set(service.auth_token, name);
+    }
+
+    if (service.source_credentials) checkSourceKinds(service.source_credentials, `${path}.source_credentials`, problems);
+    checkService(name, service, effectiveSource(config, service), buffer, problems, warnings);
+  }
+  return problems;
+}
+
+/** Merges `aws_defaults` under a service's own source credentials; the service's fields win. */
+export function effectiveSource(config: Config, service: ServiceConfig): SourceCredentialsConfig {
+  const defaults = config.aws_defaults ?? {};
+  const own = service.source_credentials ?? {};
+  const ownKind = own.iam_keys || own.iam_profile || own.local;
+  return {
+    region: own.region ?? defaults.region,
+    sts_endpoint: own.sts_endpoint ?? defaults.sts_endpoint,
+    // A service that names its own kind of source replaces the default kind entirely:
+    // mixing a default profile with a service's keys would be ambiguous.
+    iam_keys: ownKind ? own.iam_keys : defaults.iam_keys,
+    iam_profile: ownKind ? own.iam_profile : defaults.iam_profile,
+    local: ownKind ? own.local : defaults.local,
+  };
+}
+
+function checkSourceKinds(source: SourceCredentialsConfig, path: string, problems: ConfigProblem[]): void {
+  const kinds = (["iam_profile", "iam_keys", "local"] as const).filter((kind) => source[kind] !== undefined);
+  if (kinds.length > 1) {
+    problems.push({ path, message: `sets ${kinds.join(" and ")}; choose one kind of source credentials` });
+  }
+}
+
+function checkService(
+  name: string,
+  service: ServiceConfig,
+  source: SourceCredentialsConfig,
+  buffer: number,
+  problems: ConfigProblem[],
+  warnings: string[],
+): void {
+  const path = `services.${name}`;
+  const role = service.assumed_role;
+
+  if (!role && source.iam_keys?.session_token) {
+    problems.push({
+      path: `${path}.source_credentials.iam_keys.session_token`,
+      message:
+        "temporary keys without assumed_role cannot be served because their expiry is unknown; add assumed_role, or use long-term keys",
+    });
+  }
+
+  const lifetime = role ? role.DurationSeconds : source.local ? source.local.duration_seconds : undefined;
+  if (lifetime !== undefined && lifetime < buffer + MIN_REFRESH_WINDOW_SECONDS) {
+    const field = role ? "assumed_role.DurationSeconds" : "source_credentials.local.duration_seconds";
+    problems.push({
+      path: `${path}.${field}`,
+      message: `must be at least credentials.refresh_buffer_seconds (${buffer}) + ${MIN_REFRESH_WINDOW_SECONDS} seconds, so credentials can be refreshed before they are too close to expiry`,
+    });
+  }
+
+  if (role?.TokenCode && !role.SerialNumber) {
+    problems.push({ path: `${path}.assumed_role.TokenCode`, message: "needs SerialNumber, the MFA device it belongs to" });
+  }
+  if (role?.SerialNumber && !role.TokenCode) {
+    problems.push({
+      path: `${path}.assumed_role.SerialNumber`,
+      message:
+        "requires an MFA code, and a server cannot prompt for one; remove SerialNumber, or use a profile whose credentials already passed MFA",
+    });
+  }
+  if (role?.TokenCode) {
+    warnings.push(
+      `services.${name}.assumed_role.TokenCode is a fixed MFA code: STS accepts each code once, so refreshes after the first will fail`,
+    );
+  }
+  if (role && role.DurationSeconds > 3600 && source.iam_keys?.session_token) {
+    warnings.push(
+      `services.${name}.assumed_role.DurationSeconds is over 3600, but the source credentials are temporary: STS limits role chaining to one hour`,
+    );
+  }
+}

@@ -8,13 +8,7 @@ import type { CliIo } from "./main.ts";
 
 /** Runs the loopback subcommand and returns its exit status. */
 export async function runLoopbackCli(args: string[], io: CliIo): Promise<number> {
-  const { parseLoopbackArgs, runLoopbackCommand } = await import("../loopback/mod.ts");
-  let parsed;
-  try {
-    parsed = parseLoopbackArgs(args);
-  } catch (error) {
-    io.stderr(`credproxy loopback: ${(error as Error).message}\n`);
-    return 2;
-  }
-  return await runLoopbackCommand(parsed, { stdout: io.stdout, stderr: io.stderr });
+  // Loaded on demand: only this command needs dax.
+  const loopback = await import("../loopback/mod.ts");
+  return await loopback.runLoopbackCli(args, { stdout: io.stdout, stderr: io.stderr });
 }

@@ -96,7 +96,13 @@ export function validateDocument(document: unknown, source: string, options: Loa
 
   const result = v.safeParse(ConfigSchema, overridden, { abortEarly: false });
   if (!result.success) {
-    for (const issue of result.issues) problems.push(describeIssue(issue));
+    // A value whose reference failed still holds the reference text; its schema problem
+    // would only repeat the first one in worse words.
+    const unresolved = new Set(problems.map((problem) => problem.path));
+    for (const issue of result.issues) {
+      const problem = describeIssue(issue);
+      if (!unresolved.has(problem.path)) problems.push(problem);
+    }
   }
   if (problems.length > 0) throw new ConfigError(source, dedupe(problems));
 
@@ -120,13 +126,19 @@ function parseText(text: string, source: string): unknown {
 
   const document = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (document.errors.length > 0) {
-    const problems = document.errors.map((error) => ({
-      path: "",
-      message: `invalid YAML at line ${error.linePos?.[0].line ?? "?"}, column ${error.linePos?.[0].col ?? "?"}: ${yamlReason(error.code)}`,
-    }));
+    const problems = document.errors.map((error) => {
+      const { line, column } = lineAndColumn(text, error.pos[0]);
+      return { path: "", message: `invalid YAML at line ${line}, column ${column}: ${yamlReason(error.code)}` };
+    });
     throw new ConfigError(source, problems);
   }
   return document.toJS({ maxAliasCount: 100 });
+}
+
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
 }
 
 // The yaml package's messages quote the surrounding source, which may hold a secret, so

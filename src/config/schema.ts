@@ -9,6 +9,7 @@
  */
 
 import * as v from "valibot";
+import { MetadataPathSchema, MetadataSchema } from "../metadata/config-schema.ts";
 
 /** Minimum length of a service's authorization token, in characters. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -147,6 +148,8 @@ export const ServiceSchema = v.strictObject({
   auth_token: authToken,
   source_credentials: v.optional(SourceCredentialsSchema),
   assumed_role: v.optional(AssumedRoleSchema),
+  /** Paths the metadata endpoint serves this service's credentials on, besides /v1/credentials. */
+  metadata_paths: v.optional(v.array(MetadataPathSchema, "must be a list of URL paths")),
 });
 
 const ServerSchema = v.strictObject({
@@ -200,6 +203,7 @@ export const ConfigSchema = v.strictObject({
   ), {}),
   dynamic_services: v.optional(DynamicServicesSchema, {}),
   metrics: v.optional(MetricsSchema, {}),
+  metadata: v.optional(MetadataSchema, {}),
 }, "must be a mapping");
 
 /** Configuration after validation and defaults. */

@@ -18,25 +18,40 @@ export const MIN_REFRESH_WINDOW_SECONDS = 120;
  */
 export function checkServices(config: Config, warnings: string[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const buffer = config.credentials.refresh_buffer_seconds;
-
   if (config.aws_defaults) checkSourceKinds(config.aws_defaults, "aws_defaults", problems);
+  problems.push(...checkServiceMap(config, config.services, "services", warnings));
+  return problems;
+}
 
+/**
+ * Checks one mapping of services (the config's own, or a dynamic service file's) against
+ * the main config's `aws_defaults` and refresh buffer; problem paths start with `prefix`.
+ *
+ * Tokens must be unique within the mapping; uniqueness across files is the caller's job.
+ */
+export function checkServiceMap(
+  config: Config,
+  services: Record<string, ServiceConfig>,
+  prefix: string,
+  warnings: string[],
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const buffer = config.credentials.refresh_buffer_seconds;
   const tokenOwners = new Map<string, string>();
-  for (const [name, service] of Object.entries(config.services)) {
-    const path = `services.${name}`;
+  for (const [name, service] of Object.entries(services)) {
+    const path = `${prefix}.${name}`;
     const owner = tokenOwners.get(service.auth_token);
     if (owner !== undefined) {
       problems.push({
         path: `${path}.auth_token`,
-        message: `is the same token as services.${owner}.auth_token; every service needs its own token`,
+        message: `is the same token as ${prefix}.${owner}.auth_token; every service needs its own token`,
       });
     } else {
       tokenOwners.set(service.auth_token, name);
     }
 
     if (service.source_credentials) checkSourceKinds(service.source_credentials, `${path}.source_credentials`, problems);
-    checkService(name, service, effectiveSource(config, service), buffer, problems, warnings);
+    checkService(path, service, effectiveSource(config, service), buffer, problems, warnings);
   }
   return problems;
 }
@@ -65,14 +80,13 @@ function checkSourceKinds(source: SourceCredentialsConfig, path: string, problem
 }
 
 function checkService(
-  name: string,
+  path: string,
   service: ServiceConfig,
   source: SourceCredentialsConfig,
   buffer: number,
   problems: ConfigProblem[],
   warnings: string[],
 ): void {
-  const path = `services.${name}`;
   const role = service.assumed_role;
 
   if (!role && source.iam_keys?.session_token) {
@@ -104,12 +118,12 @@ function checkService(
   }
   if (role?.TokenCode) {
     warnings.push(
-      `services.${name}.assumed_role.TokenCode is a fixed MFA code: STS accepts each code once, so refreshes after the first will fail`,
+      `${path}.assumed_role.TokenCode is a fixed MFA code: STS accepts each code once, so refreshes after the first will fail`,
     );
   }
   if (role && role.DurationSeconds > 3600 && source.iam_keys?.session_token) {
     warnings.push(
-      `services.${name}.assumed_role.DurationSeconds is over 3600, but the source credentials are temporary: STS limits role chaining to one hour`,
+      `${path}.assumed_role.DurationSeconds is over 3600, but the source credentials are temporary: STS limits role chaining to one hour`,
     );
   }
 }

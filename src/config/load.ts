@@ -113,7 +113,12 @@ export function validateDocument(document: unknown, source: string, options: Loa
   return { config, source, warnings };
 }
 
-function parseText(text: string, source: string): unknown {
+/**
+ * Parses YAML, or JSON when `source` ends in `.json`, into a plain value.
+ *
+ * @throws {ConfigError} whose messages name a line and column, never the text there.
+ */
+export function parseText(text: string, source: string): unknown {
   if (source.toLowerCase().endsWith(".json")) {
     try {
       return JSON.parse(text);
@@ -159,7 +164,7 @@ function yamlReason(code: string): string {
 
 // Keys starting with `x-` are allowed anywhere, as in Compose files, to hold anchors and
 // notes; they are removed before validation so strict objects accept the rest.
-function stripExtensionKeys(value: unknown): unknown {
+export function stripExtensionKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripExtensionKeys);
   if (value !== null && typeof value === "object") {
     const result: Record<string, unknown> = {};
@@ -171,7 +176,8 @@ function stripExtensionKeys(value: unknown): unknown {
   return value;
 }
 
-function describeIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
+/** Turns a valibot issue into a problem with a dotted path. */
+export function describeIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
   const path = (issue.path ?? []).map((item) => String(item.key)).join(".");
   if (issue.type === "strict_object" && issue.kind === "schema") {
     return { path, message: "unknown key; check its spelling, or prefix it with x- to keep it as a note" };

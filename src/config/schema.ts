@@ -152,6 +152,13 @@ export const ServiceSchema = v.strictObject({
   metadata_paths: v.optional(v.array(MetadataPathSchema, "must be a list of URL paths")),
 });
 
+/** A mapping of service names to services, as in `services` and in dynamic service files. */
+export const ServicesSchema = v.record(
+  v.pipe(v.string(), v.regex(/^[A-Za-z0-9][\w.-]{0,63}$/, "must be a service name of letters, digits and ._- (at most 64)")),
+  ServiceSchema,
+  "must be a mapping of service names to services",
+);
+
 const ServerSchema = v.strictObject({
   host: v.optional(v.pipe(text("an IP address or host name"), v.nonEmpty("must not be empty")), "127.0.0.1"),
   port: v.optional(integerBetween(0, 65_535, "port"), 1338),
@@ -196,11 +203,7 @@ export const ConfigSchema = v.strictObject({
   server: v.optional(ServerSchema, {}),
   credentials: v.optional(CredentialsSettingsSchema, {}),
   aws_defaults: v.optional(SourceCredentialsSchema),
-  services: v.optional(v.record(
-    v.pipe(v.string(), v.regex(/^[A-Za-z0-9][\w.-]{0,63}$/, "must be a service name of letters, digits and ._- (at most 64)")),
-    ServiceSchema,
-    "must be a mapping of service names to services",
-  ), {}),
+  services: v.optional(ServicesSchema, {}),
   dynamic_services: v.optional(DynamicServicesSchema, {}),
   metrics: v.optional(MetricsSchema, {}),
   metadata: v.optional(MetadataSchema, {}),

@@ -197,7 +197,9 @@ export class CredProxyProcess {
 
   /** Sends `signal`, waits for the exit and writes the logs for the audit; returns the exit status. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    // process.kill() rather than child.kill(): after child.kill(), Deno's node:child_process
+    // reports the signal instead of the exit status the process chose in its handler.
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(this.child.pid!, signal);
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
     const code = await this.#exit;
     clearTimeout(timer);

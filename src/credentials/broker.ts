@@ -40,6 +40,11 @@ export interface BrokerOptions {
   retryDelaySeconds: number;
   /** Upper bound of the retry delay, in seconds. @default 300 */
   maxRetryDelaySeconds?: number;
+  /**
+   * A fetch still pending after this many seconds fails with `Timeout`, so that a source or
+   * STS call that never answers cannot hold the single flight forever. @default no limit
+   */
+  fetchTimeoutSeconds?: number;
   clock?: Clock;
   /** Returns a number in [0, 1); tests fix it to make jitter predictable. @default Math.random */
   random?: () => number;
@@ -88,6 +93,7 @@ export class CredentialBroker {
   #bufferMs: number;
   #retryDelayMs: number;
   #maxRetryDelayMs: number;
+  #fetchTimeoutMs?: number;
   #clock: Clock;
   #random: () => number;
   #onFetch?: (event: FetchEvent) => void;
@@ -111,6 +117,10 @@ export class CredentialBroker {
     this.#bufferMs = options.refreshBufferSeconds * 1000;
     this.#retryDelayMs = options.retryDelaySeconds * 1000;
     this.#maxRetryDelayMs = (options.maxRetryDelaySeconds ?? 300) * 1000;
+    if (options.fetchTimeoutSeconds !== undefined && !(options.fetchTimeoutSeconds > 0)) {
+      throw new RangeError("fetchTimeoutSeconds must be positive");
+    }
+    this.#fetchTimeoutMs = options.fetchTimeoutSeconds === undefined ? undefined : options.fetchTimeoutSeconds * 1000;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#onFetch = options.onFetch;
@@ -193,7 +203,7 @@ export class CredentialBroker {
   }
 
   async #fetchChecked(): Promise<ServedCredentials> {
-    const credentials = await this.#fetch();
+    const credentials = await this.#withTimeout(this.#fetch());
     const left = credentials.expiration.getTime() - this.#clock.now();
     if (!(left > this.#bufferMs)) {
       throw new CredentialsError(
@@ -203,6 +213,17 @@ export class CredentialBroker {
       );
     }
     return credentials;
+  }
+
+  #withTimeout(fetching: Promise<ServedCredentials>): Promise<ServedCredentials> {
+    const timeoutMs = this.#fetchTimeoutMs;
+    if (timeoutMs === undefined) return fetching;
+    return new Promise((resolve, reject) => {
+      const cancel = this.#clock.setTimer(() => {
+        reject(new CredentialsError("Timeout", `Fetching credentials of service "${this.service}" timed out after ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      fetching.then(resolve, reject).finally(cancel);
+    });
   }
 
   #onSuccess(credentials: ServedCredentials, startedAt: number, reason: FetchReason): ServedCredentials {

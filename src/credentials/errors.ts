@@ -59,6 +59,14 @@ export function toCredentialsError(error: unknown, action: string): CredentialsE
   if (code === "TimeoutError" || code === "AbortError" || sdkError?.code === "ETIMEDOUT") code = "Timeout";
   if (sdkError?.code === "ECONNREFUSED" || sdkError?.code === "ECONNRESET" || sdkError?.code === "ENOTFOUND") code = "NetworkError";
   if (code === "Error" || code === "UnknownError") code = status && status >= 500 ? "ServiceUnavailable" : "UnknownError";
-  const detail = sdkError?.message ? `: ${sdkError.message}` : "";
+  const detail = sdkError?.message ? `: ${scrubMessage(sdkError.message)}` : "";
   return new CredentialsError(code, `${action} failed with ${code}${detail}`, { cause: error });
+}
+
+/**
+ * Removes the values STS quotes back in validation errors (`Value '…' at 'externalId'`),
+ * because the value may be an ExternalId, a policy or an MFA code.
+ */
+export function scrubMessage(message: string): string {
+  return message.replace(/Value '(?:[^']|'(?! at '))*' at '/g, "Value (hidden) at '").replace(/\s+/g, " ").trim();
 }

@@ -9,7 +9,7 @@ import type { AssumedRoleConfig, SourceCredentialsConfig } from "../config/schem
 import { CredentialsError } from "./errors.ts";
 import { mintLocalCredentials } from "./local.ts";
 import { createSourceCredentials } from "./source.ts";
-import { assumeRole, createStsClient, getSessionToken } from "./sts.ts";
+import { assumeRole, createStsClient, getSessionToken, type StsConnection, type StsObserver } from "./sts.ts";
 import type { ServedCredentials } from "./types.ts";
 
 /** Lifetime requested from GetSessionToken for services that serve their own keys. */
@@ -24,6 +24,8 @@ export interface FetcherOptions {
   /** Environment for `AWS_REGION`, `AWS_ENDPOINT_URL_STS` and `AWS_ENDPOINT_URL`. */
   env?: Record<string, string | undefined>;
   now?: () => number;
+  /** Told about clock skew and role-chaining retries, for logs and metrics. */
+  observer?: StsObserver;
 }
 
 /** A function that obtains fresh credentials for one service. */
@@ -56,14 +58,29 @@ export function createCredentialFetcher(options: FetcherOptions): CredentialFetc
     requestTimeoutMs: options.requestTimeoutMs,
   });
 
+  const connection: StsConnection = { client, requestTimeoutMs: options.requestTimeoutMs, observer: options.observer };
+
   if (role) {
     const sessionName = role.RoleSessionName ?? deriveSessionName(options.serviceName);
-    return () => assumeRole(client, role, sessionName);
+    let durationSeconds = role.DurationSeconds;
+    const roleConnection: StsConnection = {
+      ...connection,
+      observer: {
+        ...options.observer,
+        onDurationCapped(event) {
+          // Once STS has refused the longer duration (role chaining), asking for it again on
+          // every refresh would only double the calls.
+          durationSeconds = event.grantedSeconds;
+          options.observer?.onDurationCapped?.(event);
+        },
+      },
+    };
+    return () => assumeRole(roleConnection, role, sessionName, durationSeconds);
   }
 
   return async () => {
     const credentials = await sourceCredentials();
-    if (!credentials.sessionToken) return await getSessionToken(client, SESSION_TOKEN_DURATION_SECONDS);
+    if (!credentials.sessionToken) return await getSessionToken(connection, SESSION_TOKEN_DURATION_SECONDS);
     if (!credentials.expiration) {
       throw new CredentialsError(
         "UnknownExpiration",

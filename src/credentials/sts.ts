@@ -1,6 +1,11 @@
 /**
  * STS calls: AssumeRole and GetSessionToken, on the region's endpoint or a configured one.
  *
+ * Each call is one attempt, bounded by the request timeout, with two exceptions that STS
+ * itself asks for: a call refused because the local clock is off is signed again with the
+ * server's time, and an AssumeRole refused for asking more than one hour while chaining
+ * roles is made again at 3600 seconds.
+ *
  * @module
  */
 
@@ -8,6 +13,9 @@ import { AssumeRoleCommand, GetSessionTokenCommand, STSClient } from "@aws-sdk/c
 import type { AssumedRoleConfig } from "../config/schema.ts";
 import { CredentialsError, toCredentialsError } from "./errors.ts";
 import type { CredentialSource, ServedCredentials } from "./types.ts";
+
+/** Longest DurationSeconds STS allows when the caller's credentials are themselves temporary. */
+export const ROLE_CHAINING_MAX_SECONDS = 3600;
 
 /** Options of {@linkcode createStsClient}. */
 export interface StsClientOptions {
@@ -18,6 +26,36 @@ export interface StsClientOptions {
   credentials: CredentialSource;
   /** Bound on one STS call, in milliseconds. */
   requestTimeoutMs: number;
+}
+
+/** A clock difference STS reported, after which the call was signed again. */
+export interface ClockSkewEvent {
+  /** STS action that was refused, such as `AssumeRole`. */
+  action: string;
+  /** Server time minus local time, in milliseconds; positive when the local clock is behind. */
+  skewMs: number;
+  /** The error code STS refused the first attempt with. */
+  errorCode: string;
+}
+
+/** An AssumeRole that STS refused for its duration and that was made again at 3600 seconds. */
+export interface DurationCappedEvent {
+  roleArn: string;
+  requestedSeconds: number;
+  grantedSeconds: number;
+}
+
+/** Observers of the retries STS asks for; logs and metrics read them. */
+export interface StsObserver {
+  onClockSkew?: (event: ClockSkewEvent) => void;
+  onDurationCapped?: (event: DurationCappedEvent) => void;
+}
+
+/** An STS client and the settings every call through it shares. */
+export interface StsConnection {
+  client: STSClient;
+  requestTimeoutMs: number;
+  observer?: StsObserver;
 }
 
 /**
@@ -35,18 +73,21 @@ export function createStsClient(options: StsClientOptions): STSClient {
     requestHandler: {
       requestTimeout: options.requestTimeoutMs,
       connectionTimeout: options.requestTimeoutMs,
+      // Without this the handler only logs a warning when the timeout passes and keeps
+      // waiting, so a stalled STS would hold the broker's single fetch forever.
+      throwOnRequestTimeout: true,
     },
   });
 }
 
 /** Calls STS AssumeRole with every parameter the service configures. */
 export async function assumeRole(
-  client: STSClient,
+  connection: StsConnection,
   role: AssumedRoleConfig,
   sessionName: string,
   durationSeconds = role.DurationSeconds,
 ): Promise<ServedCredentials> {
-  const command = new AssumeRoleCommand({
+  const input = {
     RoleArn: role.RoleArn,
     RoleSessionName: sessionName,
     DurationSeconds: durationSeconds,
@@ -58,14 +99,23 @@ export async function assumeRole(
     SourceIdentity: role.SourceIdentity,
     SerialNumber: role.SerialNumber,
     TokenCode: role.TokenCode,
-  });
+  };
 
   let output;
   try {
-    output = await client.send(command);
+    output = await send(connection, "AssumeRole", (abortSignal) => connection.client.send(new AssumeRoleCommand(input), { abortSignal }));
   } catch (error) {
-    throw toCredentialsError(error, `STS AssumeRole of ${role.RoleArn}`);
+    if (!(durationSeconds > ROLE_CHAINING_MAX_SECONDS && isRoleChainingLimit(error))) {
+      throw toCredentialsError(error, `STS AssumeRole of ${role.RoleArn}`);
+    }
+    connection.observer?.onDurationCapped?.({
+      roleArn: role.RoleArn,
+      requestedSeconds: durationSeconds,
+      grantedSeconds: ROLE_CHAINING_MAX_SECONDS,
+    });
+    return await assumeRole(connection, role, sessionName, ROLE_CHAINING_MAX_SECONDS);
   }
+
   const credentials = output.Credentials;
   if (!credentials?.AccessKeyId || !credentials.SecretAccessKey || !credentials.SessionToken || !credentials.Expiration) {
     throw new CredentialsError("InvalidStsResponse", `STS AssumeRole of ${role.RoleArn} returned incomplete credentials`);
@@ -74,6 +124,7 @@ export async function assumeRole(
     accessKeyId: credentials.AccessKeyId,
     secretAccessKey: credentials.SecretAccessKey,
     sessionToken: credentials.SessionToken,
+    // The Expiration STS returned, never the duration asked for: STS may grant less.
     expiration: credentials.Expiration,
     roleArn: role.RoleArn,
     accountId: role.RoleArn.split(":")[4],
@@ -81,10 +132,14 @@ export async function assumeRole(
 }
 
 /** Exchanges long-term keys for a session with STS GetSessionToken. */
-export async function getSessionToken(client: STSClient, durationSeconds: number): Promise<ServedCredentials> {
+export async function getSessionToken(connection: StsConnection, durationSeconds: number): Promise<ServedCredentials> {
   let output;
   try {
-    output = await client.send(new GetSessionTokenCommand({ DurationSeconds: durationSeconds }));
+    output = await send(
+      connection,
+      "GetSessionToken",
+      (abortSignal) => connection.client.send(new GetSessionTokenCommand({ DurationSeconds: durationSeconds }), { abortSignal }),
+    );
   } catch (error) {
     throw toCredentialsError(error, "STS GetSessionToken");
   }
@@ -98,4 +153,54 @@ export async function getSessionToken(client: STSClient, durationSeconds: number
     sessionToken: credentials.SessionToken,
     expiration: credentials.Expiration,
   };
+}
+
+/**
+ * Makes one STS call, bounded by the request timeout; when STS refuses it because the
+ * signing time is off, makes it once more signed with the server's clock.
+ */
+async function send<T>(connection: StsConnection, action: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const { client, requestTimeoutMs } = connection;
+  try {
+    return await call(AbortSignal.timeout(requestTimeoutMs));
+  } catch (error) {
+    const skewMs = clockSkewOf(error);
+    if (skewMs === undefined) throw error;
+    // The SDK reads this offset when it signs; setting it makes the retry independent of
+    // whether the SDK already corrected itself from the same response.
+    (client.config as { systemClockOffset?: number }).systemClockOffset = skewMs;
+    connection.observer?.onClockSkew?.({ action, skewMs, errorCode: errorCodeOf(error) });
+    return await call(AbortSignal.timeout(requestTimeoutMs));
+  }
+}
+
+/** Codes STS and other AWS services use when the signing time is too far from theirs. */
+const CLOCK_SKEW_CODES = new Set(["RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture", "InvalidSignatureException"]);
+
+/**
+ * Returns the server's time minus ours when `error` says the request was signed at a time
+ * STS does not accept and the response carries a `Date` header; undefined otherwise.
+ */
+export function clockSkewOf(error: unknown, now = Date.now()): number | undefined {
+  const code = errorCodeOf(error);
+  const message = String((error as { message?: unknown })?.message ?? "");
+  // SignatureDoesNotMatch also means a wrong secret key: only its time variants count.
+  const timeRelated = CLOCK_SKEW_CODES.has(code) ||
+    (code === "SignatureDoesNotMatch" && /Signature expired|Signature not yet current/i.test(message));
+  if (!timeRelated) return undefined;
+  const headers = (error as { $response?: { headers?: Record<string, string> } })?.$response?.headers ?? {};
+  const date = Object.entries(headers).find(([name]) => name.toLowerCase() === "date")?.[1];
+  const serverTime = date ? Date.parse(date) : NaN;
+  return Number.isNaN(serverTime) ? undefined : serverTime - now;
+}
+
+/** STS says this when DurationSeconds is above one hour and the caller's credentials are temporary. */
+function isRoleChainingLimit(error: unknown): boolean {
+  const message = String((error as { message?: unknown })?.message ?? "");
+  return errorCodeOf(error) === "ValidationError" && /role chaining/i.test(message);
+}
+
+function errorCodeOf(error: unknown): string {
+  const sdkError = error as { Code?: string; name?: string };
+  return sdkError?.Code ?? sdkError?.name ?? "";
 }

@@ -9,6 +9,7 @@ import { effectiveSource } from "../config/cross-checks.ts";
 import type { Config, ServiceConfig } from "../config/schema.ts";
 import { type Clock, CredentialBroker, type FetchEvent, systemClock } from "../credentials/broker.ts";
 import { createCredentialFetcher } from "../credentials/service-credentials.ts";
+import type { ClockSkewEvent } from "../credentials/sts.ts";
 import { describeSource } from "../credentials/source.ts";
 import type { SecretRedactor } from "../observability/redactor.ts";
 import type { Service } from "./registry.ts";
@@ -21,8 +22,19 @@ export interface BuildContext {
   redactor?: SecretRedactor;
   /** Extra observer of fetches, such as metrics. */
   onFetch?: (event: FetchEvent) => void;
+  /**
+   * Called whenever STS reported that the local clock is off and a call was signed again
+   * with STS's time; `skewMs` is server time minus local time, for a clock skew metric.
+   */
+  onClockSkew?: (event: ClockSkewEvent & { service: string }) => void;
   random?: () => number;
 }
+
+/**
+ * Longest a whole fetch may take, in multiples of the STS request timeout: loading the
+ * source credentials, one STS call, its clock-skew retry and a role-chaining retry.
+ */
+const FETCH_TIMEOUT_REQUESTS = 4;
 
 /** Builds a service and its broker; the broker is not started. */
 export function buildService(name: string, serviceConfig: ServiceConfig, context: BuildContext, origin = "config"): Service {
@@ -46,6 +58,23 @@ export function buildService(name: string, serviceConfig: ServiceConfig, context
     requestTimeoutMs: context.config.credentials.request_timeout * 1000,
     env: context.env,
     now: () => clock.now(),
+    observer: {
+      onClockSkew(event) {
+        logger.warn("The local clock differs from STS's by {skewSeconds} s; signed {action} of service {service} again with STS's time", {
+          service: name,
+          action: event.action,
+          skewSeconds: Math.round(event.skewMs / 1000),
+          errorCode: event.errorCode,
+        });
+        context.onClockSkew?.({ ...event, service: name });
+      },
+      onDurationCapped(event) {
+        logger.warn(
+          "STS refused DurationSeconds {requestedSeconds} for {roleArn} of service {service} because the source credentials are temporary (role chaining); using {grantedSeconds}",
+          { service: name, ...event },
+        );
+      },
+    },
   });
 
   const broker = new CredentialBroker({
@@ -57,6 +86,7 @@ export function buildService(name: string, serviceConfig: ServiceConfig, context
     },
     refreshBufferSeconds: context.config.credentials.refresh_buffer_seconds,
     retryDelaySeconds: context.config.credentials.retry_delay,
+    fetchTimeoutSeconds: context.config.credentials.request_timeout * FETCH_TIMEOUT_REQUESTS,
     clock,
     random: context.random,
     onFetch(event) {

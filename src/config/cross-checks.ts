@@ -4,6 +4,8 @@
  * @module
  */
 
+import process from "node:process";
+import { profileRequirements, readProfiles } from "../credentials/profile-file.ts";
 import type { ConfigProblem } from "./errors.ts";
 import type { Config, ServiceConfig, SourceCredentialsConfig } from "./schema.ts";
 
@@ -121,9 +123,31 @@ function checkService(
       `${path}.assumed_role.TokenCode is a fixed MFA code: STS accepts each code once, so refreshes after the first will fail`,
     );
   }
-  if (role && role.DurationSeconds > 3600 && source.iam_keys?.session_token) {
+  const profile = source.iam_profile ? checkProfile(path, service, source, problems) : undefined;
+  if (role && role.DurationSeconds > 3600 && (source.iam_keys?.session_token || profile?.temporary)) {
     warnings.push(
-      `${path}.assumed_role.DurationSeconds is over 3600, but the source credentials are temporary: STS limits role chaining to one hour`,
+      `${path}.assumed_role.DurationSeconds is over 3600, but the source credentials are temporary: STS limits role chaining to one hour, so CredProxy will ask for 3600`,
     );
   }
+}
+
+/**
+ * Reads the service's profile from the shared files and rejects one that would make the
+ * SDK prompt for an MFA code. The files are read from the paths the service names, else
+ * from AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE of this process, else ~/.aws.
+ */
+function checkProfile(path: string, service: ServiceConfig, source: SourceCredentialsConfig, problems: ConfigProblem[]) {
+  const settings = source.iam_profile!;
+  const profiles = readProfiles({ configFile: settings.config_file, credentialsFile: settings.credentials_file }, process.env);
+  const requirements = profileRequirements(settings.profile_name, profiles);
+  if (requirements.mfaPromptProfile !== undefined) {
+    const field = service.source_credentials?.iam_profile ? `${path}.source_credentials.iam_profile` : "aws_defaults.iam_profile";
+    const via = requirements.mfaPromptProfile === settings.profile_name ? "" : ` through profile "${requirements.mfaPromptProfile}"`;
+    problems.push({
+      path: `${field}.profile_name`,
+      message:
+        `uses profile "${settings.profile_name}", which sets mfa_serial${via}: the SDK would prompt for an MFA code, and a server cannot answer a prompt; use a profile without mfa_serial, or sign in with MFA first and use the resulting session`,
+    });
+  }
+  return requirements;
 }

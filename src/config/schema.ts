@@ -14,6 +14,12 @@ import { MetadataPathSchema, MetadataSchema } from "../metadata/config-schema.ts
 /** Minimum length of a service's authorization token, in characters. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/**
+ * Default seconds a replaced token keeps working: clients such as botocore read a token
+ * file once, so they need time to be restarted with the new token.
+ */
+export const DEFAULT_TOKEN_OVERLAP_SECONDS = 3600;
+
 /** Default seconds of validity that every served credential still has left. */
 export const DEFAULT_REFRESH_BUFFER_SECONDS = 1200;
 
@@ -169,6 +175,9 @@ const CredentialsSettingsSchema = v.strictObject({
   refresh_buffer_seconds: v.optional(integerBetween(60, 43_200, "seconds"), DEFAULT_REFRESH_BUFFER_SECONDS),
   retry_delay: v.optional(integerBetween(1, 3600, "seconds"), 30),
   request_timeout: v.optional(integerBetween(1, 300, "seconds"), 10),
+  // How long a service's previous token keeps working after the token changes; 0 cuts it
+  // off at once, which is what a leaked token needs.
+  token_overlap_seconds: v.optional(integerBetween(0, 86_400, "seconds"), DEFAULT_TOKEN_OVERLAP_SECONDS),
 });
 
 const DynamicServicesSchema = v.strictObject({

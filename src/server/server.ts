@@ -44,7 +44,10 @@ export interface RunningCredProxy {
 export async function startCredProxy(options: StartOptions): Promise<RunningCredProxy> {
   const logger = getLogger(["credproxy", "server"]);
   const { config } = options;
-  const registry = new ServiceRegistry();
+  const registry = new ServiceRegistry({
+    tokenOverlapSeconds: config.credentials.token_overlap_seconds,
+    now: options.clock ? () => options.clock!.now() : undefined,
+  });
   for (const [name, service] of Object.entries(config.services)) {
     registry.set(buildService(name, service, { config, clock: options.clock, env: options.env, redactor: options.redactor }), service.auth_token);
   }
@@ -60,7 +63,7 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
 
   let listener: Listener;
   try {
-    listener = await listen({ hostname: host, port }, (request) => app.fetch(request));
+    listener = await listen({ hostname: host, port }, (request, info) => app.fetch(request, { remoteAddress: info.remoteAddress }));
   } catch (error) {
     registry.clear();
     throw error;

@@ -21,6 +21,24 @@ interface Entry {
   digest: Buffer;
 }
 
+/** Options of {@linkcode ServiceRegistry}. */
+export interface RegistryOptions {
+  /**
+   * Seconds a service's previous token keeps selecting it after {@linkcode ServiceRegistry.set}
+   * gives the service a new token. @default 0
+   */
+  tokenOverlapSeconds?: number;
+  /** Milliseconds since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+/** A token that was replaced and still works until `until`. */
+interface RetiredToken {
+  name: string;
+  digest: Buffer;
+  until: number;
+}
+
 /**
  * Maps tokens to services without keeping or comparing raw tokens.
  *
@@ -28,37 +46,70 @@ interface Entry {
  * presented token and finds the entry by digest, so the time a lookup takes reveals nothing
  * about how much of a real token a guess matched (a timing attack); the final comparison is
  * constant-time as well.
+ *
+ * When a service's token changes, the old one keeps selecting the service for the
+ * configured overlap, because clients such as botocore read a token file once and keep
+ * sending what they read.
  */
 export class ServiceRegistry {
   #key = randomBytes(32);
   #byDigest = new Map<string, Entry>();
   #byName = new Map<string, Entry>();
+  #retired = new Map<string, RetiredToken>();
+  #overlapMs: number;
+  #now: () => number;
 
-  /** Adds a service, or replaces the service of the same name. */
+  constructor(options: RegistryOptions = {}) {
+    const overlap = options.tokenOverlapSeconds ?? 0;
+    if (!(overlap >= 0)) throw new RangeError(`tokenOverlapSeconds must not be negative, got ${overlap}`);
+    this.#overlapMs = overlap * 1000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Adds a service, or replaces the service of the same name. When the replaced service
+   * had another token, that token keeps selecting this name for the overlap.
+   */
   set(service: Service, token: string): void {
-    this.delete(service.name);
     const digest = this.#digest(token);
+    const key = digest.toString("base64");
+    const previous = this.#byName.get(service.name);
+    this.#pruneRetired();
+    if (previous && !timingSafeEqual(previous.digest, digest) && this.#overlapMs > 0) {
+      this.#retired.set(previous.digest.toString("base64"), {
+        name: service.name,
+        digest: previous.digest,
+        until: this.#now() + this.#overlapMs,
+      });
+    }
+    this.#detach(service.name);
+    this.#retired.delete(key);
+
     const entry = { service, digest };
-    this.#byDigest.set(digest.toString("base64"), entry);
+    this.#byDigest.set(key, entry);
     this.#byName.set(service.name, entry);
   }
 
-  /** Removes a service by name and stops its broker; returns whether it existed. */
+  /** Removes a service by name, with any of its tokens in overlap, and stops its broker; returns whether it existed. */
   delete(name: string): boolean {
-    const entry = this.#byName.get(name);
-    if (!entry) return false;
-    this.#byName.delete(name);
-    this.#byDigest.delete(entry.digest.toString("base64"));
-    entry.service.broker.stop();
-    return true;
+    for (const [key, retired] of this.#retired) if (retired.name === name) this.#retired.delete(key);
+    return this.#detach(name);
   }
 
   /** Returns the service that `token` selects, or undefined. */
   findByToken(token: string): Service | undefined {
     const digest = this.#digest(token);
-    const entry = this.#byDigest.get(digest.toString("base64"));
-    if (!entry || !timingSafeEqual(entry.digest, digest)) return undefined;
-    return entry.service;
+    const key = digest.toString("base64");
+    const entry = this.#byDigest.get(key);
+    if (entry && timingSafeEqual(entry.digest, digest)) return entry.service;
+
+    const retired = this.#retired.get(key);
+    if (!retired || !timingSafeEqual(retired.digest, digest)) return undefined;
+    if (this.#now() >= retired.until) {
+      this.#retired.delete(key);
+      return undefined;
+    }
+    return this.#byName.get(retired.name)?.service;
   }
 
   /** Returns the service of that name, or undefined. */
@@ -66,10 +117,14 @@ export class ServiceRegistry {
     return this.#byName.get(name)?.service;
   }
 
-  /** Returns whether `token` already selects some service other than `exceptName`. */
+  /**
+   * Returns whether `token` is the current token of some service other than `exceptName`.
+   * Tokens in overlap do not count: a new service may take over a replaced token.
+   */
   hasToken(token: string, exceptName?: string): boolean {
-    const service = this.findByToken(token);
-    return service !== undefined && service.name !== exceptName;
+    const digest = this.#digest(token);
+    const entry = this.#byDigest.get(digest.toString("base64"));
+    return entry !== undefined && timingSafeEqual(entry.digest, digest) && entry.service.name !== exceptName;
   }
 
   /** Every service, in insertion order. */
@@ -85,6 +140,27 @@ export class ServiceRegistry {
   /** Stops every broker and removes every service. */
   clear(): void {
     for (const name of [...this.#byName.keys()]) this.delete(name);
+  }
+
+  /** Number of replaced tokens that still work. */
+  get retiredTokens(): number {
+    this.#pruneRetired();
+    return this.#retired.size;
+  }
+
+  /** Removes a service's current entry and stops its broker, keeping its tokens in overlap. */
+  #detach(name: string): boolean {
+    const entry = this.#byName.get(name);
+    if (!entry) return false;
+    this.#byName.delete(name);
+    this.#byDigest.delete(entry.digest.toString("base64"));
+    entry.service.broker.stop();
+    return true;
+  }
+
+  #pruneRetired(): void {
+    const now = this.#now();
+    for (const [key, retired] of this.#retired) if (now >= retired.until) this.#retired.delete(key);
   }
 
   #digest(token: string): Buffer {

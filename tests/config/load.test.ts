@@ -23,7 +23,7 @@ function problemsOf(text: string, env: Record<string, string> = {}, source = "te
 test("parseConfigText() fills defaults", () => {
   const { config } = parseConfigText(`services:\n  web:\n    auth_token: ${TOKEN_A}\n    source_credentials: {local: {}}\n`, "a.yaml", { env: {} });
   assert.deepEqual(config.server, { host: "127.0.0.1", port: 1338, log_health_checks: false });
-  assert.deepEqual(config.credentials, { refresh_buffer_seconds: 1200, retry_delay: 30, request_timeout: 10 });
+  assert.deepEqual(config.credentials, { refresh_buffer_seconds: 1200, retry_delay: 30, request_timeout: 10, token_overlap_seconds: 3600 });
   assert.deepEqual(config.services.web.source_credentials, { local: { account_id: "000000000000", duration_seconds: 3600 } });
 });
 

@@ -67,6 +67,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
       const { runLoopbackCli } = await import("./loopback.ts");
       return await runLoopbackCli(command.args, io);
     }
+    case "sidecar": {
+      const { runSidecarCli } = await import("./sidecar.ts");
+      return await runSidecarCli(command.args, io);
+    }
     case "validate":
       return validate(command.common, io);
     case "serve":
@@ -120,7 +124,7 @@ async function serve(command: Extract<Command, { kind: "serve" }>, io: CliIo): P
   for (const warning of loaded.warnings) logger.warn(warning);
 
   try {
-    return await runServe(loaded, { env: io.env, redactor });
+    return await runServe(loaded, { env: io.env, redactor, metadata: command.metadata });
   } catch (error) {
     logger.fatal("CredProxy stopped: {error}", { error });
     io.stderr(`credproxy: ${(error as Error).message}\n`);

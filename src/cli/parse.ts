@@ -19,11 +19,12 @@ export interface CommonOptions {
 
 /** A parsed command line. */
 export type Command =
-  | { kind: "serve"; common: CommonOptions; host?: string; port?: number }
+  | { kind: "serve"; common: CommonOptions; host?: string; port?: number; metadata?: boolean }
   | { kind: "validate"; common: CommonOptions }
   | { kind: "healthcheck"; url: string; timeoutMs: number }
   | { kind: "schema" }
   | { kind: "loopback"; args: string[] }
+  | { kind: "sidecar"; args: string[] }
   | { kind: "help"; text: string }
   | { kind: "version" };
 
@@ -36,7 +37,7 @@ export class UsageError extends Error {
 }
 
 /** Commands in the order `--help` lists them. */
-export const COMMANDS = ["serve", "validate", "healthcheck", "schema", "loopback"] as const;
+export const COMMANDS = ["serve", "validate", "healthcheck", "schema", "loopback", "sidecar"] as const;
 
 /** Text printed by `credproxy --help`. */
 export const HELP_TEXT = `CredProxy serves AWS credentials to containers the way ECS does.
@@ -48,11 +49,15 @@ Usage:
   credproxy schema                   Print the config file's JSON Schema
   credproxy loopback add|remove|status [ADDRESS...] [--dry-run]
                                      Manage metadata addresses on the loopback interface
+  credproxy sidecar --upstream URL   Serve only the metadata endpoint, forwarding to the
+                                     CredProxy at URL (credproxy sidecar --help for more)
 
 Options:
   -c, --config FILE      Config file, YAML or JSON (env CREDPROXY_CONFIG_FILE)
       --host ADDRESS     Address to listen on (env CREDPROXY_HOST; default 127.0.0.1)
       --port PORT        TCP port to listen on (env CREDPROXY_PORT; default 1338)
+      --metadata         Also serve the metadata endpoint (config section metadata;
+                         default 169.254.170.2:80 and 127.0.0.1:80)
       --log-level LEVEL  trace, debug, info, warning, error or fatal (env CREDPROXY_LOG_LEVEL; default info)
       --dev              Readable text logs instead of JSON lines
       --validate-only    Same as the validate command
@@ -72,6 +77,7 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or invalid config.
 export function parseCommandLine(argv: string[], env: Record<string, string | undefined>): Command {
   const [first, ...rest] = argv;
   if (first === "loopback") return { kind: "loopback", args: rest };
+  if (first === "sidecar") return { kind: "sidecar", args: rest };
 
   let values;
   let positionals: string[];
@@ -84,6 +90,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         config: { type: "string", short: "c" },
         host: { type: "string" },
         port: { type: "string" },
+        metadata: { type: "boolean" },
         "log-level": { type: "string" },
         dev: { type: "boolean" },
         "validate-only": { type: "boolean" },
@@ -108,6 +115,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   }
   if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}" after ${commandName}`);
 
+  if (commandName === "sidecar") {
+    throw new UsageError("The sidecar command takes its own options: put them after it, as in credproxy sidecar --upstream URL");
+  }
   if (commandName === "schema") return { kind: "schema" };
   if (commandName === "healthcheck") {
     return {
@@ -128,6 +138,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     common,
     host: values.host,
     port: values.port === undefined ? undefined : parsePort(values.port),
+    ...(values.metadata ? { metadata: true } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { LoadedConfig } from "../config/load.ts";
 import type { SecretRedactor } from "../observability/redactor.ts";
 import { onSignal } from "../runtime/runtime.ts";
 import { startCredProxy } from "../server/server.ts";
+import { startInProcessMetadataEndpoint } from "../metadata/in-process.ts";
 
 /** How long requests in flight may take to finish after a stop signal, in milliseconds. */
 export const SHUTDOWN_GRACE_MS = 10_000;
@@ -17,6 +18,8 @@ export const SHUTDOWN_GRACE_MS = 10_000;
 export interface RunServeOptions {
   env: Record<string, string | undefined>;
   redactor: SecretRedactor;
+  /** Serve the metadata endpoint even when the config's `metadata.enabled` is false (`--metadata`). */
+  metadata?: boolean;
 }
 
 /**
@@ -35,6 +38,16 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
     throw new Error(`Cannot listen on ${host}:${port}: ${describeListenError(error)}`, { cause: error });
   }
 
+  let metadata;
+  if (options.metadata || loaded.config.metadata.enabled) {
+    try {
+      metadata = await startInProcessMetadataEndpoint(loaded.config, running.registry);
+    } catch (error) {
+      await running.close(0);
+      throw error;
+    }
+  }
+
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
   const removeListeners = [
     onSignal("SIGTERM", () => stop("SIGTERM")),
@@ -44,6 +57,7 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
   for (const remove of removeListeners) remove();
 
   logger.info("Received {signal}; finishing requests in flight", { signal });
+  await metadata?.close(SHUTDOWN_GRACE_MS);
   await running.close(SHUTDOWN_GRACE_MS);
   return 0;
 }

@@ -6,8 +6,11 @@
 
 import { getLogger } from "@logtape/logtape";
 import { Hono } from "hono";
+import type { Clock } from "../credentials/broker.ts";
+import type { RequestObservation } from "../observability/metrics.ts";
 import type { ServiceRegistry } from "../services/registry.ts";
 import { resolveCredentials } from "./credentials-handler.ts";
+import { READY_PATH, readiness } from "./readiness.ts";
 import { errorBody } from "./responses.ts";
 
 /** Path that SDKs call for credentials by default. */
@@ -18,6 +21,10 @@ export interface AppOptions {
   registry: ServiceRegistry;
   /** Log `/health` requests too; they are frequent and usually noise. @default false */
   logHealthChecks?: boolean;
+  /** Called after every request, such as to count it in metrics. */
+  onRequest?: (request: RequestObservation) => void;
+  /** Clock of the brokers, for the expiry times in the readiness view. */
+  clock?: Clock;
 }
 
 /** Values handlers leave for the request log. */
@@ -42,16 +49,19 @@ export function createApp(options: AppOptions): Hono<{ Variables: Variables }> {
     const started = performance.now();
     await next();
     setSecurityHeaders(c.res.headers);
-    if (c.req.path === "/health" && !logHealthChecks) return;
+    // The route, not the raw path: raw paths are attacker-chosen and unbounded.
+    const route = c.req.routePath === "/*" ? "(unmatched)" : c.req.routePath;
+    const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+    options.onRequest?.({ route, status: c.res.status, service: c.get("service"), cache: c.get("cache"), latencyMs });
+    if ((c.req.path === "/health" || c.req.path === READY_PATH) && !logHealthChecks) return;
     requestLogger.info("{method} {path} {status}", {
       method: c.req.method,
-      // The route, not the raw path: raw paths are attacker-chosen and unbounded.
-      path: c.req.routePath === "/*" ? "(unmatched)" : c.req.routePath,
+      path: route,
       status: c.res.status,
       service: c.get("service"),
       cache: c.get("cache"),
       reason: c.get("reason"),
-      latencyMs: Math.round((performance.now() - started) * 100) / 100,
+      latencyMs,
     });
   });
 
@@ -68,8 +78,14 @@ export function createApp(options: AppOptions): Hono<{ Variables: Variables }> {
     return c.json({ status: "ok", services: registry.size });
   });
 
+  app.get(READY_PATH, function serveReadiness(c) {
+    const view = readiness(registry, options.clock);
+    return c.json(view, view.status === "ready" ? 200 : 503);
+  });
+
   app.all(CREDENTIALS_PATH, methodNotAllowed);
   app.all("/health", methodNotAllowed);
+  app.all(READY_PATH, methodNotAllowed);
 
   app.notFound((c) => c.json(errorBody("NotFound", "No such route; credentials are served at /v1/credentials"), 404));
 

@@ -115,6 +115,15 @@ export interface StartProcessOptions {
   secrets?: string[];
   /** Name of the log file written for the audit. */
   label?: string;
+  /** Words put before the command, such as `["ip", "netns", "exec", NAME]`. @default [] */
+  prefix?: string[];
+  /** Arguments that replace `serve --config FILE ARGS`, such as `["sidecar", "--upstream", URL]`. */
+  command?: string[];
+  /**
+   * Log text that means the process is ready; its first group is the URL when no log line
+   * has a `url` property. @default the line with the API's `url`
+   */
+  readyPattern?: RegExp;
 }
 
 /** A CredProxy child process serving on a free port. */
@@ -138,9 +147,15 @@ export class CredProxyProcess {
   /** Starts `credproxy serve` on 127.0.0.1 and a free port, and waits until it listens. */
   static async start(options: StartProcessOptions): Promise<CredProxyProcess> {
     const target = options.target ?? sourceTarget();
-    const configPath = typeof options.config === "string" ? options.config : writeConfig(withFreePort(options.config));
     const secrets = new Set([...collectSecrets(options.config), ...(options.secrets ?? [])]);
-    const child = spawn(target.argv[0], [...target.argv.slice(1), "serve", "--config", configPath, ...(options.args ?? [])], {
+    const args = options.command ?? [
+      "serve",
+      "--config",
+      typeof options.config === "string" ? options.config : writeConfig(withFreePort(options.config)),
+      ...(options.args ?? []),
+    ];
+    const argv = [...(options.prefix ?? []), ...target.argv, ...args];
+    const child = spawn(argv[0], argv.slice(1), {
       env: safeEnv({ CREDPROXY_LOG_LEVEL: "debug", ...options.env }),
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -152,10 +167,11 @@ export class CredProxyProcess {
     const url = await new Promise<string>((resolveUrl, reject) => {
       const deadline = setTimeout(() => reject(new Error(`CredProxy did not start within 30 s:\n${stderr.text}`)), 30_000);
       const check = () => {
-        const match = /"url":"(http:\/\/[^"]+)"/.exec(stderr.text);
-        if (match) {
+        const apiUrl = /"url":"(http:\/\/[^"]+)"/.exec(stderr.text);
+        const ready = options.readyPattern ? options.readyPattern.exec(stderr.text) : apiUrl;
+        if (ready) {
           clearTimeout(deadline);
-          resolveUrl(match[1]);
+          resolveUrl(apiUrl?.[1] ?? ready[1]);
         }
       };
       child.stderr!.on("data", check);

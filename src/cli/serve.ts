@@ -54,6 +54,8 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
     onSignal("SIGINT", () => stop("SIGINT")),
   ];
   const signal = await stopped;
+  // With the handlers gone, a second signal takes its default action and ends the process
+  // at once: the way to skip waiting for slow requests.
   for (const remove of removeListeners) remove();
 
   logger.info("Received {signal}; finishing requests in flight", { signal });

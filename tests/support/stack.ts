@@ -37,12 +37,15 @@ export interface StackOptions {
   services?: Record<string, unknown>;
   config?: Record<string, unknown>;
   env?: Record<string, string | undefined>;
+  /** Runs before CredProxy starts, to set fake STS switches for the start-up fetches. */
+  beforeStart?: (sts: FakeSts) => void;
 }
 
 /** Starts a fake STS and a CredProxy serving `web`, which assumes {@linkcode WEB_ROLE_ARN}. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const sts = await FakeSts.start();
   sts.addIdentity({ ...SOURCE_KEYS, arn: "arn:aws:iam::111122223333:user/credproxy" });
+  options.beforeStart?.(sts);
   const directory = tempDir();
   const config = {
     aws_defaults: {

@@ -10,6 +10,9 @@ import type { Clock } from "../credentials/broker.ts";
 import type { RequestObservation } from "../observability/metrics.ts";
 import type { ServiceRegistry } from "../services/registry.ts";
 import { resolveCredentials } from "./credentials-handler.ts";
+import { FailedAuthLimiter } from "./rate-limit.ts";
+import { requestLimits, setSecurityHeaders } from "./security.ts";
+import { TokenFingerprinter } from "./token-fingerprint.ts";
 import { READY_PATH, readiness } from "./readiness.ts";
 import { errorBody } from "./responses.ts";
 
@@ -25,10 +28,15 @@ export interface AppOptions {
   onRequest?: (request: RequestObservation) => void;
   /** Clock of the brokers, for the expiry times in the readiness view. */
   clock?: Clock;
+  /** Limits failed authentications per peer. @default a FailedAuthLimiter with its defaults */
+  authLimiter?: FailedAuthLimiter;
 }
 
 /** Values handlers leave for the request log. */
-type Variables = { service?: string; cache?: string; reason?: string };
+type Variables = { service?: string; cache?: string; reason?: string; tokenFingerprint?: string };
+
+/** What the server passes with each request: the peer's IP address (empty when unknown). */
+export type Bindings = { remoteAddress?: string };
 
 /**
  * Builds the API application.
@@ -39,11 +47,13 @@ type Variables = { service?: string; cache?: string; reason?: string };
  * const response = await app.request("/health");
  * ```
  */
-export function createApp(options: AppOptions): Hono<{ Variables: Variables }> {
+export function createApp(options: AppOptions): Hono<{ Variables: Variables; Bindings: Bindings }> {
   const { registry } = options;
   const logHealthChecks = options.logHealthChecks ?? false;
   const requestLogger = getLogger(["credproxy", "http"]);
-  const app = new Hono<{ Variables: Variables }>();
+  const authLimiter = options.authLimiter ?? new FailedAuthLimiter();
+  const fingerprinter = new TokenFingerprinter();
+  const app = new Hono<{ Variables: Variables; Bindings: Bindings }>();
 
   app.use(async function logRequest(c, next) {
     const started = performance.now();
@@ -61,12 +71,38 @@ export function createApp(options: AppOptions): Hono<{ Variables: Variables }> {
       service: c.get("service"),
       cache: c.get("cache"),
       reason: c.get("reason"),
+      peer: peerOf(c.env),
+      tokenFingerprint: c.get("tokenFingerprint"),
       latencyMs,
     });
   });
 
+  app.use(requestLimits());
+
   app.get(CREDENTIALS_PATH, async function serveCredentials(c) {
-    const outcome = await resolveCredentials(registry, c.req.header("authorization"));
+    const peer = peerOf(c.env);
+    const authorization = c.req.header("authorization");
+    const tokenKey = authorization ? fingerprinter.digest(authorization) : undefined;
+    const retryAfter = authLimiter.retryAfter(peer, tokenKey);
+    if (retryAfter !== undefined) {
+      c.set("reason", "too many failed authentications");
+      c.header("Retry-After", String(retryAfter));
+      return c.json(errorBody("TooManyRequests", "Too many failed authentications from this address; retry later"), 429);
+    }
+
+    const outcome = await resolveCredentials(registry, authorization);
+    if (outcome.status === 401) {
+      // A fingerprint lets the log tie repeated failures to one token without showing any of it.
+      if (authorization) c.set("tokenFingerprint", fingerprinter.fingerprint(authorization));
+      if (authLimiter.recordFailure(peer)) {
+        requestLogger.warn("Peer {peer} made {burst} failed authentications; answering 429 until it slows down", {
+          peer,
+          burst: authLimiter.burst,
+        });
+      }
+    } else if (outcome.service && tokenKey) {
+      authLimiter.recordSuccess(peer, tokenKey);
+    }
     c.set("service", outcome.service);
     c.set("cache", outcome.cache);
     c.set("reason", outcome.reason);
@@ -102,10 +138,6 @@ function methodNotAllowed(c: { header: (name: string, value: string) => void; js
   return c.json(errorBody("MethodNotAllowed", "Only GET and HEAD are allowed here"), 405);
 }
 
-/** Headers on every response: credentials must never be cached or sniffed as another type. */
-function setSecurityHeaders(headers: Headers): void {
-  headers.set("Cache-Control", "no-store");
-  headers.set("X-Content-Type-Options", "nosniff");
-  headers.set("X-Frame-Options", "DENY");
-  headers.set("Referrer-Policy", "no-referrer");
+function peerOf(env: Bindings | undefined): string {
+  return env?.remoteAddress || "unknown";
 }

@@ -10,7 +10,7 @@ import type { LoopbackManager } from "../loopback/loopback.ts";
 import { type Listener, listen } from "../runtime/runtime.ts";
 import { createMetadataApp } from "./app.ts";
 import type { MetadataForwarder } from "./forwarder.ts";
-import { checkListenAddress, formatHost, formatListenAddress, isBuiltInLoopback, type ListenAddress } from "./listen-address.ts";
+import { checkListenAddress, formatHost, formatListenAddress, isMetadataAddress, type ListenAddress } from "./listen-address.ts";
 
 /** Options of {@linkcode startMetadataEndpoint}. */
 export interface MetadataEndpointOptions {
@@ -18,8 +18,10 @@ export interface MetadataEndpointOptions {
   /** Addresses to listen on, such as 169.254.170.2:80 and 127.0.0.1:80. */
   listen: readonly ListenAddress[];
   /**
-   * Add listen addresses that are not on `lo` yet (needs CAP_NET_ADMIN) and remove them on
-   * close. Addresses on 127.0.0.0/8 and ::1 are never added.
+   * Add the metadata addresses among the listen addresses (169.254.0.0/16, fd00:ec2::23)
+   * to `lo` unless they are there (needs CAP_NET_ADMIN), and remove them on close. Other
+   * addresses are never added: they belong to another interface or are on `lo` already
+   * (127.0.0.0/8, ::1).
    * @default true
    */
   addAddresses?: boolean;
@@ -110,7 +112,7 @@ async function addLoopbackAddresses(
   wanted: readonly ListenAddress[],
   ipPath: string | undefined,
 ): Promise<{ manager: LoopbackManager | undefined; skipped: Set<string> }> {
-  const hosts = [...new Set(wanted.map((address) => address.host).filter((host) => !isBuiltInLoopback(host)))];
+  const hosts = [...new Set(wanted.map((address) => address.host).filter(isMetadataAddress))];
   if (hosts.length === 0) return { manager: undefined, skipped: new Set() };
 
   // Loaded on demand: dax is needed only when addresses are managed.

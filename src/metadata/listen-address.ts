@@ -6,8 +6,7 @@
  */
 
 import { isIP } from "node:net";
-import { addressKey } from "../loopback/address.ts";
-import { isLoopbackHost } from "../server/addresses.ts";
+import { addressKey, EKS_POD_IDENTITY_IPV6_ADDRESS } from "../loopback/address.ts";
 
 /** One address and port the metadata endpoint listens on. */
 export interface ListenAddress {
@@ -92,9 +91,11 @@ export function formatHost(host: string): string {
 }
 
 /**
- * Whether the address is already on every loopback interface (127.0.0.0/8, ::1), so that
- * nothing needs adding to `lo` before listening on it.
+ * Whether the address is one the endpoint may put on `lo`: IPv4 link-local (169.254.0.0/16,
+ * which holds the ECS and EKS addresses) or the EKS Pod Identity IPv6 address. Any other
+ * address is on `lo` already (127.0.0.0/8, ::1) or belongs to a real interface.
  */
-export function isBuiltInLoopback(host: string): boolean {
-  return isLoopbackHost(host) && host.toLowerCase() !== "localhost";
+export function isMetadataAddress(host: string): boolean {
+  if (isIP(host) === 4) return host.startsWith("169.254.");
+  return addressKey(host) === addressKey(EKS_POD_IDENTITY_IPV6_ADDRESS);
 }

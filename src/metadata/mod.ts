@@ -31,6 +31,7 @@ export {
   DEFAULT_LISTEN_ADDRESSES,
   EKS_POD_IDENTITY_LISTEN_ADDRESSES,
   formatListenAddress,
+  isMetadataAddress,
   type ListenAddress,
   METADATA_PORT,
   parseListenAddress,

@@ -10,6 +10,7 @@ import { validateDocument } from "../../src/config/load.ts";
 import { startCredProxy } from "../../src/server/server.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { FakeSts } from "../support/fake-sts.ts";
+import { withCapturedLogs } from "../support/log-capture.ts";
 import { SOURCE_KEYS, WEB_ROLE_ARN, WEB_TOKEN } from "../support/stack.ts";
 
 function configFor(stsUrl: string, services: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
@@ -25,12 +26,31 @@ function configFor(stsUrl: string, services: Record<string, unknown> = {}, extra
   }, "test", { env: {} }).config;
 }
 
+/** Secrets that no log line of these tests may contain; served ones are added as they come. */
+const knownSecrets = [WEB_TOKEN, SOURCE_KEYS.secretAccessKey, "external-id-123", "FwoGZXIvYXdzEXAMPLEsessiontoken", "temporary/secret/EXAMPLE/0123456789abcdef"];
+const servedSecrets = new Set<string>();
+
 async function getCredentials(url: string, token = WEB_TOKEN) {
   const response = await fetch(`${url}/v1/credentials`, { headers: { Authorization: token } });
-  return { status: response.status, body: await response.json() };
+  const body = await response.json();
+  if (body.SecretAccessKey) servedSecrets.add(body.SecretAccessKey);
+  if (body.Token) servedSecrets.add(body.Token);
+  return { status: response.status, body };
 }
 
-test("startCredProxy() makes one STS call for 500 cold requests", async () => {
+/** Runs a test with its logs captured at debug level and checked for every secret it saw. */
+function logged(name: string, body: () => Promise<void>) {
+  test(name, () =>
+    withCapturedLogs(name, knownSecrets, async (capture) => {
+      try {
+        await body();
+      } finally {
+        for (const secret of servedSecrets) capture.secrets.add(secret);
+      }
+    }));
+}
+
+logged("startCredProxy() makes one STS call for 500 cold requests", async () => {
   const sts = await FakeSts.start();
   sts.addIdentity(SOURCE_KEYS);
   sts.stall(300, { action: "AssumeRole" });
@@ -46,7 +66,7 @@ test("startCredProxy() makes one STS call for 500 cold requests", async () => {
   }
 });
 
-test("startCredProxy() serves from cache while STS is down", async () => {
+logged("startCredProxy() serves from cache while STS is down", async () => {
   const sts = await FakeSts.start();
   sts.addIdentity(SOURCE_KEYS);
   const proxy = await startCredProxy({ config: configFor(sts.url), env: {} });
@@ -63,7 +83,7 @@ test("startCredProxy() serves from cache while STS is down", async () => {
   }
 });
 
-test("startCredProxy() answers 503 when nothing valid is cached", async () => {
+logged("startCredProxy() answers 503 when nothing valid is cached", async () => {
   const sts = await FakeSts.start();
   sts.addIdentity(SOURCE_KEYS);
   sts.fail({ status: 503 });
@@ -79,7 +99,7 @@ test("startCredProxy() answers 503 when nothing valid is cached", async () => {
   }
 });
 
-test("startCredProxy() passes every AssumeRole parameter", async () => {
+logged("startCredProxy() passes every AssumeRole parameter", async () => {
   const sts = await FakeSts.start();
   sts.addIdentity(SOURCE_KEYS);
   const role = {
@@ -132,7 +152,7 @@ test("startCredProxy() passes every AssumeRole parameter", async () => {
   }
 });
 
-test("startCredProxy() exchanges long-term keys with GetSessionToken", async () => {
+logged("startCredProxy() exchanges long-term keys with GetSessionToken", async () => {
   const sts = await FakeSts.start();
   sts.addIdentity(SOURCE_KEYS);
   const proxy = await startCredProxy({ config: configFor(sts.url, { web: { auth_token: WEB_TOKEN } }), env: {} });
@@ -149,7 +169,7 @@ test("startCredProxy() exchanges long-term keys with GetSessionToken", async () 
   }
 });
 
-test("startCredProxy() assumes a role from temporary source keys", async () => {
+logged("startCredProxy() assumes a role from temporary source keys", async () => {
   const sts = await FakeSts.start();
   const temporary = { accessKeyId: "ASIAEXAMPLETEMPORARY", secretAccessKey: "temporary/secret/EXAMPLE/0123456789abcdef", sessionToken: "FwoGZXIvYXdzEXAMPLEsessiontoken" };
   sts.addIdentity(temporary);
@@ -180,7 +200,7 @@ test("startCredProxy() assumes a role from temporary source keys", async () => {
   }
 });
 
-test("startCredProxy() serves STS's Expiration string exactly", async () => {
+logged("startCredProxy() serves STS's Expiration string exactly", async () => {
   // A canned STS answer, as real STS formats it, at a fixed moment of the fake clock.
   const xml = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>
 <Credentials><AccessKeyId>ASIACANNEDCANNED0001</AccessKeyId><SecretAccessKey>canned/secret/0123456789012345678901234567</SecretAccessKey>
@@ -213,7 +233,7 @@ test("startCredProxy() serves STS's Expiration string exactly", async () => {
   }
 });
 
-test("startCredProxy() reports a bound address", async () => {
+logged("startCredProxy() reports a bound address", async () => {
   const sts = await FakeSts.start();
   sts.addIdentity(SOURCE_KEYS);
   const proxy = await startCredProxy({ config: configFor(sts.url), env: {} });

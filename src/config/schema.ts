@@ -169,6 +169,10 @@ const ServerSchema = v.strictObject({
   host: v.optional(v.pipe(text("an IP address or host name"), v.nonEmpty("must not be empty")), "127.0.0.1"),
   port: v.optional(integerBetween(0, 65_535, "port"), 1338),
   log_health_checks: v.optional(flag, false),
+  // Slow clients: time allowed for a request's headers, after which the connection closes.
+  header_timeout_seconds: v.optional(integerBetween(1, 300, "seconds"), 10),
+  // Open client connections at most; each one also holds two sockets inside CredProxy.
+  max_connections: v.optional(integerBetween(1, 100_000, "connections"), 512),
 });
 
 const CredentialsSettingsSchema = v.strictObject({

@@ -8,6 +8,7 @@
  */
 
 import process from "node:process";
+import { type ConnectionLimits, startConnectionGuard } from "./connection-guard.ts";
 
 declare const Deno: any;
 declare const Bun: any;
@@ -34,6 +35,8 @@ export interface ListenOptions {
   hostname: string;
   /** TCP port; 0 picks a free one. */
   port: number;
+  /** Limits on client connections; defaults as in {@linkcode ConnectionLimits}. */
+  limits?: ConnectionLimits;
 }
 
 /** A listening HTTP server. */
@@ -52,17 +55,48 @@ export interface Listener {
 /**
  * Starts an HTTP server on one address.
  *
+ * Clients connect to a connection guard (see connection-guard.ts) that caps connections and
+ * times out slow clients, because neither `Deno.serve` nor `Bun.serve` can be told to; the
+ * runtime's server listens on an ephemeral 127.0.0.1 port behind it, and the handler still
+ * gets the client's own address.
+ *
  * Rejects when the address cannot be bound (in use, not assigned to any interface,
  * permission denied), so callers fail at start-up rather than on the first request.
  */
 export async function listen(options: ListenOptions, handler: FetchHandler): Promise<Listener> {
   const runtime = runtimeName();
-  if (runtime === "deno") return await listenDeno(options, handler);
-  if (runtime === "bun") return listenBun(options, handler);
-  throw new Error(`Cannot start an HTTP server under ${runtime}: run CredProxy with Deno or Bun`);
+  if (runtime !== "deno" && runtime !== "bun") {
+    throw new Error(`Cannot start an HTTP server under ${runtime}: run CredProxy with Deno or Bun`);
+  }
+
+  let peerOf: (port: number) => string | undefined = () => undefined;
+  const guarded: RawHandler = (request, peer) => handler(request, { remoteAddress: peerOf(peer.port) ?? peer.address });
+  const inner = runtime === "deno"
+    ? await listenDeno({ hostname: "127.0.0.1", port: 0 }, guarded)
+    : listenBun({ hostname: "127.0.0.1", port: 0 }, guarded);
+
+  let guard;
+  try {
+    guard = await startConnectionGuard({ hostname: options.hostname, port: options.port, upstreamPort: inner.port, ...options.limits });
+  } catch (error) {
+    await inner.close(0);
+    throw error;
+  }
+  peerOf = (port) => guard.peerOf(port);
+  return {
+    hostname: options.hostname,
+    port: guard.port,
+    async close(graceMs = 10_000) {
+      await inner.close(graceMs);
+      await guard.close();
+    },
+  };
 }
 
-async function listenDeno(options: ListenOptions, handler: FetchHandler): Promise<Listener> {
+/** The runtime server's handler: the request and the TCP peer it came from (the guard). */
+type RawHandler = (request: Request, peer: { address: string; port: number }) => Response | Promise<Response>;
+
+async function listenDeno(options: ListenOptions, handler: RawHandler): Promise<Listener> {
   const { promise: listening, resolve } = Promise.withResolvers<{ port: number }>();
   const server = Deno.serve(
     {
@@ -70,8 +104,8 @@ async function listenDeno(options: ListenOptions, handler: FetchHandler): Promis
       port: options.port,
       onListen: (address: { port: number }) => resolve(address),
     },
-    (request: Request, info: { remoteAddr: { hostname: string } }) =>
-      handler(request, { remoteAddress: info.remoteAddr.hostname }),
+    (request: Request, info: { remoteAddr: { hostname: string; port: number } }) =>
+      handler(request, { address: info.remoteAddr.hostname, port: info.remoteAddr.port }),
   );
   const address = await listening;
   return {
@@ -85,16 +119,18 @@ async function listenDeno(options: ListenOptions, handler: FetchHandler): Promis
   };
 }
 
-function listenBun(options: ListenOptions, handler: FetchHandler): Listener {
+function listenBun(options: ListenOptions, handler: RawHandler): Listener {
   const server = Bun.serve({
     hostname: options.hostname,
     port: options.port,
     // Requests for credentials are tiny; a long idle timeout only keeps sockets of clients
     // that went away.
     idleTimeout: 30,
+    // No route reads a body; this keeps Bun from buffering a large one.
+    maxRequestBodySize: 64 * 1024,
     fetch(request: Request, bunServer: any) {
-      const remoteAddress = bunServer.requestIP(request)?.address ?? "";
-      return handler(request, { remoteAddress });
+      const peer = bunServer.requestIP(request);
+      return handler(request, { address: peer?.address ?? "", port: peer?.port ?? 0 });
     },
   });
   return {

@@ -7,12 +7,15 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/schema.ts";
 import type { Clock } from "../credentials/broker.ts";
+import { CredProxyMetrics } from "../observability/metrics.ts";
 import type { SecretRedactor } from "../observability/redactor.ts";
 import { type Listener, listen } from "../runtime/runtime.ts";
-import { buildService } from "../services/build.ts";
+import { LiveServices } from "../services/dynamic/live-services.ts";
+import type { SyncResult } from "../services/dynamic/service-sync.ts";
 import { ServiceRegistry } from "../services/registry.ts";
 import { createApp } from "./app.ts";
 import { isLoopbackHost } from "./addresses.ts";
+import { type MetricsListener, startMetricsListener } from "./metrics-listener.ts";
 
 /** Options of {@linkcode startCredProxy}. */
 export interface StartOptions {
@@ -23,6 +26,10 @@ export interface StartOptions {
   redactor?: SecretRedactor;
   /** Wait for every service's first fetch before listening. @default true */
   warmBeforeListening?: boolean;
+  /** Path of the main config file, to name it in messages about dynamic service files. */
+  configPath?: string;
+  /** Subscribe to file change events in dynamic service directories; false relies on scans. @default true */
+  useFileEvents?: boolean;
 }
 
 /** A running CredProxy. */
@@ -31,6 +38,17 @@ export interface RunningCredProxy {
   readonly listener: Listener;
   /** Base URL of the API, such as `http://127.0.0.1:1338`. */
   readonly url: string;
+  readonly metrics: CredProxyMetrics;
+  /** URL of the Prometheus page when `metrics.prometheus.enabled`, such as `http://127.0.0.1:9090/metrics`. */
+  readonly metricsUrl?: string;
+  /** The main config's and the dynamic files' services, kept in the registry. */
+  readonly services: LiveServices;
+  /**
+   * Swaps in a new, already validated main config without dropping requests in flight.
+   * Services whose effective definition is unchanged keep their credentials and tokens;
+   * listener addresses change only with a restart.
+   */
+  reload(config: Config): Promise<SyncResult>;
   /** Stops listening (letting requests in flight finish, at most `graceMs`) and stops every broker. */
   close(graceMs?: number): Promise<void>;
 }
@@ -48,14 +66,26 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
     tokenOverlapSeconds: config.credentials.token_overlap_seconds,
     now: options.clock ? () => options.clock!.now() : undefined,
   });
-  for (const [name, service] of Object.entries(config.services)) {
-    registry.set(buildService(name, service, { config, clock: options.clock, env: options.env, redactor: options.redactor }), service.auth_token);
-  }
+  let metrics: CredProxyMetrics | undefined;
+  const app = createApp({
+    registry,
+    logHealthChecks: config.server.log_health_checks,
+    onRequest: (request) => metrics?.observeRequest(request),
+    clock: options.clock,
+  });
+  metrics = new CredProxyMetrics({ registry, routes: app.routes.map((route) => route.path), clock: options.clock });
 
-  const warming = Promise.all(registry.list().map((service) => service.broker.start()));
-  if (options.warmBeforeListening ?? true) await warming;
+  const services = new LiveServices({
+    registry,
+    config,
+    configPath: options.configPath,
+    context: { clock: options.clock, env: options.env, redactor: options.redactor, onFetch: (event) => metrics.observeFetch(event) },
+    metrics,
+    useEvents: options.useFileEvents,
+  });
+  await services.start({ waitForWarm: options.warmBeforeListening ?? true });
 
-  const app = createApp({ registry, logHealthChecks: config.server.log_health_checks });
+  let metricsListener: MetricsListener | undefined;
   const { host, port } = config.server;
   if (!isLoopbackHost(host)) {
     logger.warn("Listening on {host}, which is not a loopback address: anything that can reach it can try tokens", { host });
@@ -63,8 +93,13 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
 
   let listener: Listener;
   try {
-    listener = await listen({ hostname: host, port }, (request, info) => app.fetch(request, { remoteAddress: info.remoteAddress }));
+    const prometheus = config.metrics.prometheus;
+    if (prometheus.enabled) metricsListener = await startMetricsListener(metrics, prometheus.host, prometheus.port);
+    const limits = { headersTimeoutMs: config.server.header_timeout_seconds * 1000, maxConnections: config.server.max_connections };
+    listener = await listen({ hostname: host, port, limits }, (request, info) => app.fetch(request, { remoteAddress: info.remoteAddress }));
   } catch (error) {
+    await services.stop();
+    await metricsListener?.listener.close(0);
     registry.clear();
     throw error;
   }
@@ -75,8 +110,14 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
     registry,
     listener,
     url,
+    metrics,
+    metricsUrl: metricsListener?.url,
+    services,
+    reload: (newConfig) => services.applyConfig(newConfig),
     async close(graceMs = 10_000) {
+      await services.stop();
       await listener.close(graceMs);
+      await metricsListener?.listener.close(0);
       registry.clear();
       logger.info("Stopped serving at {url}", { url });
     },

@@ -1,0 +1,150 @@
+/**
+ * A TCP front for the runtime's HTTP server that enforces what neither `Deno.serve` nor
+ * `Bun.serve` lets us configure: a cap on open connections, a deadline for each request's
+ * headers (slow clients), a bound on header size, and an idle timeout between requests.
+ *
+ * The HTTP server itself listens on an ephemeral 127.0.0.1 port; the guard listens on the
+ * configured address and copies bytes both ways. It never parses HTTP beyond finding the
+ * blank line that ends a request's headers, which is enough because no route reads a body.
+ *
+ * @module
+ */
+
+import { connect, createServer, type Server, type Socket } from "node:net";
+
+/** Limits the guard enforces on every connection. */
+export interface ConnectionLimits {
+  /** Open client connections at most; more are closed at once. @default 512 */
+  maxConnections?: number;
+  /** Time a client has to send a request's headers, from its first byte (or from connect), in milliseconds. @default 10000 */
+  headersTimeoutMs?: number;
+  /** Largest header block accepted, in bytes; a larger one gets 431. @default 16384 */
+  maxHeaderBytes?: number;
+  /** Time a connection may sit between requests before it is closed, in milliseconds. @default 30000 */
+  idleTimeoutMs?: number;
+}
+
+/** A running guard. */
+export interface ConnectionGuard {
+  /** Port the guard listens on. */
+  readonly port: number;
+  /** Returns the client address of the guard's upstream connection from `localPort`, if it is one. */
+  peerOf(upstreamLocalPort: number): string | undefined;
+  /** Number of client connections open now. */
+  readonly connections: number;
+  /** Stops accepting and closes every connection. */
+  close(): Promise<void>;
+}
+
+const END_OF_HEADERS = Buffer.from("\r\n\r\n");
+
+/**
+ * Listens on `hostname:port` and forwards every accepted connection to `127.0.0.1:upstreamPort`.
+ *
+ * Rejects when the address cannot be bound.
+ */
+export async function startConnectionGuard(
+  options: { hostname: string; port: number; upstreamPort: number } & ConnectionLimits,
+): Promise<ConnectionGuard> {
+  const maxConnections = options.maxConnections ?? 512;
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const maxHeaderBytes = options.maxHeaderBytes ?? 16 * 1024;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  const clients = new Set<Socket>();
+  const peers = new Map<number, string>();
+
+  const server: Server = createServer({ allowHalfOpen: false }, (client) => {
+    if (clients.size >= maxConnections) {
+      client.destroy();
+      return;
+    }
+    clients.add(client);
+    const peer = client.remoteAddress ?? "";
+    const upstream = connect({ host: "127.0.0.1", port: options.upstreamPort });
+    let upstreamPort: number | undefined;
+    upstream.once("connect", () => {
+      upstreamPort = upstream.localPort;
+      if (upstreamPort !== undefined) peers.set(upstreamPort, peer);
+    });
+
+    // One of three states: reading a request's headers (deadline running), waiting for the
+    // response, or idle between requests (idle timer running).
+    let headerBytes = 0;
+    let tail = Buffer.alloc(0);
+    let inHeaders = true;
+    let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => close(), headersTimeoutMs);
+
+    const setTimer = (ms: number | undefined) => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = ms === undefined ? undefined : setTimeout(() => close(), ms);
+    };
+    const close = () => {
+      setTimer(undefined);
+      client.destroy();
+      upstream.destroy();
+    };
+
+    client.on("data", (chunk: Buffer) => {
+      if (!inHeaders) {
+        // A new request starts: its headers get a fresh deadline.
+        inHeaders = true;
+        headerBytes = 0;
+        tail = Buffer.alloc(0);
+        setTimer(headersTimeoutMs);
+      }
+      const window = Buffer.concat([tail, chunk]);
+      const end = window.indexOf(END_OF_HEADERS);
+      if (end >= 0) {
+        inHeaders = false;
+        setTimer(undefined);
+      } else {
+        headerBytes += chunk.length;
+        tail = window.subarray(Math.max(0, window.length - 3));
+        if (headerBytes > maxHeaderBytes) {
+          setTimer(undefined);
+          client.end("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+          upstream.destroy();
+          return;
+        }
+      }
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      client.write(chunk);
+      if (!inHeaders) setTimer(idleTimeoutMs);
+    });
+
+    client.on("end", () => upstream.end());
+    upstream.on("end", () => client.end());
+    client.on("error", close);
+    upstream.on("error", close);
+    client.on("close", () => {
+      clients.delete(client);
+      if (upstreamPort !== undefined) peers.delete(upstreamPort);
+      close();
+    });
+    upstream.on("close", () => client.destroy());
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+
+  return {
+    port,
+    peerOf: (upstreamLocalPort) => peers.get(upstreamLocalPort),
+    get connections() {
+      return clients.size;
+    },
+    close() {
+      for (const client of clients) client.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -30,6 +30,21 @@ export type { ServedCredentials } from "./src/credentials/types.ts";
 export { createApp } from "./src/server/app.ts";
 export { type RunningCredProxy, startCredProxy, type StartOptions } from "./src/server/server.ts";
 export { ServiceRegistry } from "./src/services/registry.ts";
+export {
+  createInProcessForwarder,
+  createMetadataApp,
+  createUpstreamForwarder,
+  DEFAULT_LISTEN_ADDRESSES,
+  EKS_POD_IDENTITY_LISTEN_ADDRESSES,
+  type ListenAddress,
+  type MetadataEndpointOptions,
+  type MetadataForwarder,
+  type RunningMetadataEndpoint,
+  type RunningSidecar,
+  type SidecarOptions,
+  startMetadataEndpoint,
+  startSidecar,
+} from "./src/metadata/mod.ts";
 export { setupLogging } from "./src/observability/logging.ts";
 export { SecretRedactor } from "./src/observability/redactor.ts";
 export { main } from "./src/cli/main.ts";

@@ -1,6 +1,6 @@
 /**
- * Runs the compiled binary inside a chroot laid out like the image (only the binary, the
- * libraries ldd names and a static BusyBox as ip), so the image's claims hold without a
+ * Runs the compiled binary inside a chroot laid out like the image: only the binary, the
+ * libraries ldd names and a static BusyBox as ip. It checks the image's claims without a
  * container engine: `serve` runs as nonroot, `healthcheck` works, and the sidecar adds its
  * address with BusyBox's ip. Needs root.
  */
@@ -43,7 +43,7 @@ function imageRoot(): ImageRoot {
   return root;
 }
 
-/** Runs the binary inside the image root, as nonroot unless `user` says otherwise. */
+/** Launch target that runs the binary inside the image root as `user` (default nonroot). */
 function imageTarget(user = NONROOT_ID): LaunchTarget {
   return { name: "image", argv: imageRoot().command([IMAGE_PATHS.binary], user) };
 }
@@ -89,7 +89,7 @@ test("image root serves credentials for a token file", { skip }, async () => {
 test("image root healthcheck exits 0 while serve runs", { skip }, async () => {
   const proxy = await startServe();
   try {
-    // The same command as the Dockerfile's HEALTHCHECK; CREDPROXY_PORT moves its default URL.
+    // The same command as the Dockerfile's HEALTHCHECK, whose default URL takes CREDPROXY_PORT.
     const result = await runCli(["healthcheck"], {
       target: imageTarget(),
       env: { PATH: IMAGE_PATH_ENV, CREDPROXY_PORT: portOf(proxy.url) },

@@ -17,7 +17,7 @@ import { formatHost, type ListenAddress, METADATA_PORT } from "./listen-address.
 /** Path of the endpoint's own health check. */
 export const HEALTH_PATH = "/health";
 
-/** What the listener knows about the connection; `listen()` passes it as Hono's `env`. */
+/** Connection details that `listen()` passes to the app as Hono's `env`. */
 export interface PeerInfo {
   /** The peer's IP address; empty when the runtime cannot tell. */
   remoteAddress: string;
@@ -126,7 +126,7 @@ export function createMetadataApp(options: MetadataAppOptions): Hono<Env> {
 }
 
 /**
- * The `Host` values a client of these addresses sends: `ADDRESS` on port 80 (SDKs leave the
+ * Lists the `Host` values a client of these addresses sends: `ADDRESS` on port 80 (SDKs leave the
  * default port out, some tools write it), `ADDRESS:PORT` otherwise, and `localhost` for
  * loopback addresses.
  */
@@ -144,7 +144,7 @@ export function acceptedHostValues(listen: readonly ListenAddress[]): Set<string
 }
 
 /**
- * Whether a peer is a process on this host: a loopback address, or one of the addresses
+ * Returns whether a peer is a process on this host: a loopback address, or one of the addresses
  * served (a local client connecting to 169.254.170.2 on `lo` has that source address).
  */
 export function isLocalPeer(peer: string, servedAddresses: ReadonlySet<string | undefined>): boolean {

@@ -1,5 +1,5 @@
 /**
- * Where the metadata endpoint gets its answers: from CredProxy in the same process, or from
+ * Sources of the metadata endpoint's responses: CredProxy in the same process, or from
  * an upstream CredProxy over HTTP (see `upstream.ts`).
  *
  * @module
@@ -20,7 +20,7 @@ export interface ForwardedRequest {
   headers: Headers;
 }
 
-/** An answer to send back to the SDK as JSON. */
+/** A response to send back to the SDK as JSON. */
 export interface ForwardedResponse {
   status: number;
   body: unknown;
@@ -30,7 +30,7 @@ export interface ForwardedResponse {
   service?: string;
   /** Cache outcome, for the request log. */
   cache?: string;
-  /** Why the request failed, for the request log; never a secret. */
+  /** Reason the request failed, for the request log. It never contains a secret. */
   reason?: string;
 }
 
@@ -41,7 +41,7 @@ export interface MetadataForwarder {
   /** Paths besides `/v1/credentials` that serve credentials. */
   readonly credentialPaths: readonly string[];
   credentials(request: ForwardedRequest): Promise<ForwardedResponse>;
-  /** The answer to `GET /health`: 200 with `{"status": "ok"}` when credentials can be served. */
+  /** Returns the response to `GET /health`: 200 with `{"status": "ok"}` when credentials can be served. */
   health(): Promise<ForwardedResponse>;
 }
 

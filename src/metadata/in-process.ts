@@ -10,8 +10,8 @@ import { type RunningMetadataEndpoint, startMetadataEndpoint } from "./endpoint.
 import { createInProcessForwarder } from "./forwarder.ts";
 
 /**
- * Starts the metadata endpoint on the addresses of `config.metadata`, answering from
- * `registry` directly.
+ * Starts the metadata endpoint on the addresses of `config.metadata`, serving credentials
+ * from `registry` directly.
  *
  * NOTE: `metadata_paths` are read from `config.services` at start; services added later
  * (dynamic service files) are served on `/v1/credentials` only.

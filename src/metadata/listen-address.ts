@@ -92,7 +92,7 @@ export function formatHost(host: string): string {
 
 /**
  * Whether the address is one the endpoint may put on `lo`: IPv4 link-local (169.254.0.0/16,
- * which holds the ECS and EKS addresses) or the EKS Pod Identity IPv6 address. Any other
+ * which contains the ECS and EKS addresses) or the EKS Pod Identity IPv6 address. Any other
  * address is on `lo` already (127.0.0.0/8, ::1) or belongs to a real interface.
  */
 export function isMetadataAddress(host: string): boolean {

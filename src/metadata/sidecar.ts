@@ -1,6 +1,6 @@
 /**
  * The sidecar: the metadata endpoint alone, forwarding to an upstream CredProxy. It reports
- * healthy only once the upstream has answered its health check.
+ * healthy only once the upstream has passed a health check.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { createUpstreamForwarder, type UpstreamOptions } from "./upstream.ts";
 
 /** First wait between upstream health checks at start-up, in milliseconds. */
 export const INITIAL_BACKOFF_MS = 250;
-/** Longest wait between upstream health checks at start-up, in milliseconds. */
+/** Maximum wait between upstream health checks at start-up, in milliseconds. */
 export const MAX_BACKOFF_MS = 5000;
 
 /** Options of {@linkcode startSidecar}. */
@@ -24,7 +24,7 @@ export interface SidecarOptions extends Omit<MetadataEndpointOptions, "forwarder
 /** A running sidecar. */
 export interface RunningSidecar {
   readonly endpoint: RunningMetadataEndpoint;
-  /** Resolves once the upstream has answered healthy (or the sidecar was closed first). */
+  /** Resolves once the upstream has passed a health check (or the sidecar was closed first). */
   readonly ready: Promise<void>;
   /** Stops the health checks and the endpoint, removing the addresses it added. */
   close(graceMs?: number): Promise<void>;
@@ -32,9 +32,9 @@ export interface RunningSidecar {
 
 /**
  * Starts the metadata endpoint in upstream mode and checks the upstream's health with
- * exponential backoff until it answers. Until then the sidecar's `/health` answers 503
- * `starting`; credential requests are forwarded all along, so an SDK gets the upstream's
- * answer or a 502 rather than waiting.
+ * exponential backoff until it passes. Until then the sidecar's `/health` returns 503
+ * `starting`. Credential requests are forwarded all along, so an SDK gets the upstream's
+ * response or a 502 rather than waiting.
  *
  * @throws what {@linkcode startMetadataEndpoint} and {@linkcode createUpstreamForwarder} throw
  */
@@ -50,7 +50,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
   const ready = waitUntilHealthy(upstream, backoff, stopping.signal, (attempt, delayMs, status) => {
     // The first failure and then every tenth: a slow upstream must not flood the log.
     if (attempt === 1 || attempt % 10 === 0) {
-      logger.info("Waiting for upstream {origin}: health check {attempt} answered {status}; next in {delayMs} ms", {
+      logger.info("Waiting for upstream {origin}: health check {attempt} returned {status}; next in {delayMs} ms", {
         origin,
         attempt,
         status,
@@ -75,7 +75,7 @@ export async function startSidecar(options: SidecarOptions): Promise<RunningSide
 }
 
 /**
- * Calls `forwarder.health()` until it answers 200, waiting `initialMs`, doubling up to
+ * Calls `forwarder.health()` until it returns 200, waiting `initialMs`, doubling up to
  * `maxMs`, between tries. Resolves `true` when healthy, `false` when `signal` aborts first.
  */
 export async function waitUntilHealthy(

@@ -11,7 +11,7 @@ import { errorBody } from "../server/responses.ts";
 import type { ForwardedResponse, MetadataForwarder } from "./forwarder.ts";
 import { endToEndHeaders } from "./hop-by-hop.ts";
 
-/** Largest upstream body accepted, in bytes; a credentials answer is well under 4 KiB. */
+/** Maximum upstream body size, in bytes. A credentials response is well under 4 KiB. */
 export const MAX_UPSTREAM_BODY_BYTES = 64 * 1024;
 
 /** Default time an upstream request may take, in milliseconds. */
@@ -65,7 +65,7 @@ export function parseUpstreamUrl(value: string): URL {
  * Connections are kept alive by the runtime's `fetch` pool. The `Authorization` header and
  * other end-to-end headers pass through; hop-by-hop headers are dropped both ways. Failures
  * become SDK-readable JSON: 502 when the upstream cannot be reached or sends something that
- * is not JSON, 504 when it does not answer in time. The upstream's own statuses (401, 503, …)
+ * is not JSON, 504 when it does not respond in time. The upstream's own statuses (401, 503, …)
  * pass through unchanged.
  *
  * @throws {RangeError} on an invalid URL or timeout, at start-up
@@ -87,10 +87,10 @@ export function createUpstreamForwarder(options: UpstreamOptions): MetadataForwa
       response = await fetchWithOneRetry(url, headers, timeoutMs);
     } catch (error) {
       if ((error as Error)?.name === "TimeoutError") {
-        logger.warn("Upstream {origin} did not answer within {timeoutMs} ms", { origin, timeoutMs });
+        logger.warn("Upstream {origin} timed out after {timeoutMs} ms", { origin, timeoutMs });
         return {
           status: 504,
-          body: errorBody("UpstreamTimeout", `The upstream CredProxy did not answer within ${timeoutMs / 1000} s`),
+          body: errorBody("UpstreamTimeout", `The upstream CredProxy did not respond within ${timeoutMs / 1000} s`),
           headers: { "Retry-After": "1" },
           reason: "upstream timeout",
         };
@@ -145,7 +145,7 @@ async function fetchWithOneRetry(url: URL, headers: Headers, timeoutMs: number):
 async function readUpstreamAnswer(response: Response, origin: string): Promise<ForwardedResponse> {
   const logger = getLogger(["credproxy", "metadata", "upstream"]);
   const badGateway = (why: string): ForwardedResponse => {
-    logger.warn("Upstream {origin} sent an invalid answer: {why}", { origin, why, status: response.status });
+    logger.warn("Upstream {origin} sent an invalid response: {why}", { origin, why, status: response.status });
     return {
       status: 502,
       body: errorBody("BadGateway", "The upstream CredProxy sent an invalid response"),
@@ -153,8 +153,8 @@ async function readUpstreamAnswer(response: Response, origin: string): Promise<F
     };
   };
 
-  // Only a credentials answer (200) or an error (4xx, 5xx) makes sense to an SDK; a redirect
-  // or an empty 204 from the upstream means it is not CredProxy.
+  // Only a credentials response (200) or an error (4xx, 5xx) makes sense to an SDK. A
+  // redirect or an empty 204 from the upstream means it is not CredProxy.
   if (response.status !== 200 && (response.status < 400 || response.status > 599)) {
     await response.body?.cancel();
     return badGateway(`unexpected status ${response.status}`);
@@ -219,7 +219,7 @@ function joinPath(base: URL, path: string): URL {
   return url;
 }
 
-/** The error's message and, for fetch's wrapped errors, the cause's code (ECONNREFUSED, …). */
+/** Describes an error by its message and, for fetch's wrapped errors, the cause's code (ECONNREFUSED, …). */
 function describeError(error: unknown): string {
   const message = (error as Error)?.message ?? String(error);
   const cause = (error as { cause?: { code?: string; message?: string } })?.cause;

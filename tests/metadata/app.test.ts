@@ -19,7 +19,7 @@ function get(app: App, url: string, headers: Record<string, string> = {}, peer =
   return app.request(url, { method, headers: { host: new URL(url).host, ...headers } }, peer);
 }
 
-/** A registry with two services of local credentials; web is also served on /creds/web. */
+/** Builds the app over two services of local credentials. web is also served on /creds/web. */
 async function inProcessApp(options: { allowNonLoopbackPeers?: boolean } = {}) {
   const text = `services:
   web:
@@ -41,7 +41,7 @@ async function inProcessApp(options: { allowNonLoopbackPeers?: boolean } = {}) {
   return { app, close: () => registry.clear() };
 }
 
-/** A forwarder that records requests and answers 200 with a fixed body. */
+/** Creates a forwarder that records requests and returns 200 with a fixed body. */
 function recordingForwarder(): MetadataForwarder & { requests: string[] } {
   const requests: string[] = [];
   return {

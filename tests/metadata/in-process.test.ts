@@ -50,6 +50,7 @@ for (const target of launchTargets()) {
         ["fromHttp", { AWS_CONTAINER_CREDENTIALS_FULL_URI: LOOPBACK_URI, ...viaFile }],
         ["fromHttp", { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v1/credentials", ...viaFile }],
         ["fromContainerMetadata", { AWS_CONTAINER_CREDENTIALS_FULL_URI: LOOPBACK_URI, ...viaToken }],
+        ["fromContainerMetadata", { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v1/credentials", ...viaToken }],
         ["defaultChain", { AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: "/v1/credentials", ...viaToken }],
         ["defaultChain", { AWS_CONTAINER_CREDENTIALS_FULL_URI: ECS_URI, ...viaFile }],
       ];

@@ -37,7 +37,7 @@ export interface FakeStsProcess {
   stop(): Promise<void>;
 }
 
-/** The runtime running the tests, without a script: `[deno, run, --allow-all]` or `[bun]`. */
+/** Returns the argv of the runtime running the tests, without a script: `[deno, run, --allow-all]` or `[bun]`. */
 export function runtimeArgv(): string[] {
   return sourceTarget().argv.slice(0, -1);
 }
@@ -213,7 +213,7 @@ export async function curlIn(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: any }> {
   const headerArgs = Object.entries(headers).flatMap(([name, value]) => ["-H", `${name}: ${value}`]);
-  // --max-time bounds a hang; a correct endpoint answers long before.
+  // --max-time bounds a hang. A correct endpoint responds long before.
   const result = await ns.exec(["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", ...headerArgs, url], { noThrow: true });
   assert.equal(result.code, 0, `curl ${url} failed: ${result.stderr}`);
   const newline = result.stdout.lastIndexOf("\n");
@@ -227,7 +227,7 @@ export async function curlIn(
   return { status: Number(result.stdout.slice(newline + 1)), body };
 }
 
-/** The prefix lengths `address` has on `lo` inside `ns`, one entry per time it is there. */
+/** Returns the prefix lengths of `address` on `lo` inside `ns`, one entry per assignment. */
 export async function prefixLengthsOnLo(ns: NetworkNamespace, address: string): Promise<number[]> {
   const shown = await ns.exec(["ip", "-j", "addr", "show", "dev", "lo"]);
   const info = JSON.parse(shown.stdout)[0].addr_info as { local: string; prefixlen: number }[];

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { test } from "node:test";
 import { createUpstreamForwarder, parseUpstreamUrl } from "../../src/metadata/upstream.ts";
 
-/** A local HTTP server whose answer each test sets; it records requests and connections. */
+/** Starts a local HTTP server that responds with `handler` and records requests and connections. */
 async function startUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void) {
   const requests: { url: string; headers: IncomingHttpHeaders }[] = [];
   const sockets = new Set<Socket>();
@@ -131,9 +131,9 @@ test("upstream forwarder answers 504 when the upstream does not answer in time",
     assert.equal(answer.status, 504);
     assert.deepEqual(answer.body, {
       Code: "UpstreamTimeout",
-      Message: "The upstream CredProxy did not answer within 0.2 s",
+      Message: "The upstream CredProxy did not respond within 0.2 s",
       code: "UpstreamTimeout",
-      message: "The upstream CredProxy did not answer within 0.2 s",
+      message: "The upstream CredProxy did not respond within 0.2 s",
     });
     assert.equal(upstream.requests.length, 1, "a timed-out request is not repeated");
   } finally {

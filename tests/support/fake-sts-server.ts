@@ -2,7 +2,7 @@
  * The fake STS as a program, for tests that need it inside a network namespace, where a
  * server started by the test process (in the host's namespace) cannot be reached.
  *
- * It listens on 127.0.0.1 (or `--port`), knows the identities in `FAKE_STS_IDENTITIES` (a
+ * It listens on 127.0.0.1 (or `--port`), accepts the identities in `FAKE_STS_IDENTITIES` (a
  * JSON array of `FakeStsIdentity`), prints `{"url": ...}` once listening, then one
  * `{"call": ...}` line per finished call, and exits 0 on SIGTERM or SIGINT.
  *

@@ -26,7 +26,7 @@ function compose(): any {
   return readYaml("compose/compose.yaml");
 }
 
-/** The CredProxy config as compose.yaml mounts it: the host file behind the --config path. */
+/** Reads the host file that compose.yaml mounts at CredProxy's --config path. */
 function mountedConfig(): { containerPath: string; document: any } {
   const service = compose().services.credproxy;
   const command = parseCredProxyArgs(service.command);

@@ -7,7 +7,7 @@
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse, parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import { type Command, parseCommandLine } from "../../src/cli/parse.ts";
 import { parseSidecarArgs, type SidecarArgs } from "../../src/cli/sidecar.ts";
 import { type LoadedConfig, validateDocument } from "../../src/config/load.ts";
@@ -22,11 +22,6 @@ export const IMAGE_BINARY = "/usr/local/bin/credproxy";
 /** Parses a YAML file under examples/. */
 export function readYaml(path: string): any {
   return parse(readFileSync(join(EXAMPLES, path), "utf8"));
-}
-
-/** Parses every document of a multi-document YAML file under examples/. */
-export function readYamlDocuments(path: string): any[] {
-  return parseAllDocuments(readFileSync(join(EXAMPLES, path), "utf8")).map((document) => document.toJS());
 }
 
 /**

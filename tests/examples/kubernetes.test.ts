@@ -31,7 +31,7 @@ function volume(name: string): any {
   return found;
 }
 
-/** The config document as the credproxy container sees it at its --config path. */
+/** Reads the config document that the credproxy container finds at its --config path. */
 function mountedConfig(): { containerPath: string; document: any } {
   const command = parseCredProxyArgs(credproxyContainer().args);
   assert.equal(command.kind, "serve");

@@ -50,7 +50,7 @@ function instruction(from: Stage, keyword: string): string[] {
   return from.instructions.filter((item) => item.keyword === keyword).map((item) => item.value);
 }
 
-/** The exec form of HEALTHCHECK ... CMD [...]. */
+/** Returns the exec-form argv of a stage's HEALTHCHECK CMD. */
 function healthcheckArgv(from: Stage): string[] {
   const [value] = instruction(from, "HEALTHCHECK");
   return JSON.parse(value.slice(value.indexOf("CMD") + 3).trim());

@@ -14,6 +14,7 @@ import {
   type ClientKind,
   curlIn,
   localConfig,
+  mapConcurrently,
   prefixLengthsOnLo,
   runClientIn,
   runCredProxyIn,
@@ -55,7 +56,7 @@ for (const target of launchTargets()) {
         ["defaultChain", { AWS_CONTAINER_CREDENTIALS_FULL_URI: ECS_URI, ...viaFile }],
       ];
 
-      const results = await Promise.all(cases.map(([kind, env]) => runClientIn(ns, kind, sts.url, env)));
+      const results = await mapConcurrently(cases, 4, ([kind, env]) => runClientIn(ns, kind, sts.url, env));
       const served = await curlIn(ns, `${proxy.url}/v1/credentials`, { authorization: WEB_TOKEN });
       proxy.secrets.add(served.body.SecretAccessKey);
       proxy.secrets.add(served.body.Token);

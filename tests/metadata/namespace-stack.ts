@@ -242,3 +242,21 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
+
+/**
+ * Maps `items` through `run`, at most `limit` at a time. Clients start slowly (Python,
+ * a JavaScript runtime), and a dozen at once on two cores can push one past its SDK's
+ * 1 to 2 s credential timeout.
+ */
+export async function mapConcurrently<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await run(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -17,6 +17,7 @@ import {
   curlIn,
   eventually,
   localConfig,
+  mapConcurrently,
   prefixLengthsOnLo,
   runClientIn,
   runCredProxyIn,
@@ -53,7 +54,7 @@ for (const target of launchTargets()) {
         ["aws-cli", { AWS_CONTAINER_CREDENTIALS_FULL_URI: "http://127.0.0.1/v1/credentials", AWS_CONTAINER_AUTHORIZATION_TOKEN: WEB_TOKEN }],
       ];
 
-      const results = await Promise.all(cases.map(([kind, env]) => runClientIn(pair.b, kind, stsUrl, env)));
+      const results = await mapConcurrently(cases, 4, ([kind, env]) => runClientIn(pair.b, kind, stsUrl, env));
       const served = await curlIn(pair.a, `${UPSTREAM_URL}/v1/credentials`, { authorization: WEB_TOKEN });
       proxy.secrets.add(served.body.SecretAccessKey);
       proxy.secrets.add(served.body.Token);

@@ -1,0 +1,95 @@
+/**
+ * Bringing the registry in line with a new set of service definitions.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { effectiveSource } from "../../config/cross-checks.ts";
+import type { Config } from "../../config/schema.ts";
+import type { Service, ServiceRegistry } from "../registry.ts";
+import type { ServiceClaim } from "./ownership.ts";
+
+/** Options of {@linkcode ServiceSync}. */
+export interface ServiceSyncOptions {
+  registry: ServiceRegistry;
+  /** Builds a service, broker not started, under the config given. */
+  build: (claim: ServiceClaim, config: Config) => Service;
+  /** Called after a service left the registry, such as to drop its metric series. */
+  onRemoved?: (name: string) => void;
+}
+
+/** What one {@linkcode ServiceSync.apply} changed, by service name. */
+export interface SyncResult {
+  added: string[];
+  updated: string[];
+  removed: string[];
+}
+
+/**
+ * Applies sets of service definitions to a registry, touching only what changed.
+ *
+ * A service whose definition, origin and effective settings are unchanged keeps its broker,
+ * its cached credentials and its token. A new or changed service gets a new broker that is
+ * warmed before it goes in, so its first request is served from cache; a changed service
+ * keeps serving its old broker until then, and the old broker's cache and timers are dropped
+ * at the swap. Removed services leave at once.
+ */
+export class ServiceSync {
+  readonly #options: ServiceSyncOptions;
+  #fingerprints = new Map<string, string>();
+
+  constructor(options: ServiceSyncOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Makes the registry serve exactly `desired`; callers must not run two applies at once.
+   * With `waitForWarm: false`, new services go in at once and warm in the background.
+   */
+  async apply(desired: ReadonlyMap<string, ServiceClaim>, config: Config, options: { waitForWarm?: boolean } = {}): Promise<SyncResult> {
+    const { registry } = this.#options;
+    const result: SyncResult = { added: [], updated: [], removed: [] };
+
+    for (const service of registry.list()) {
+      if (desired.has(service.name)) continue;
+      registry.delete(service.name);
+      this.#fingerprints.delete(service.name);
+      this.#options.onRemoved?.(service.name);
+      result.removed.push(service.name);
+    }
+
+    const fresh: { service: Service; token: string; fingerprint: string }[] = [];
+    for (const claim of desired.values()) {
+      const fingerprint = fingerprintOf(claim, config);
+      const running = registry.get(claim.name);
+      if (running && this.#fingerprints.get(claim.name) === fingerprint) continue;
+      fresh.push({ service: this.#options.build(claim, config), token: claim.config.auth_token, fingerprint });
+      (running ? result.updated : result.added).push(claim.name);
+    }
+
+    // start() settles after the first fetch, successful or not; a failed service goes in
+    // anyway and answers 503 while its broker retries.
+    const warming = Promise.all(fresh.map(({ service }) => service.broker.start()));
+    if (options.waitForWarm ?? true) await warming;
+    for (const { service, token, fingerprint } of fresh) {
+      registry.set(service, token);
+      this.#fingerprints.set(service.name, fingerprint);
+    }
+    return result;
+  }
+}
+
+/**
+ * A digest of everything a service's broker depends on: its own definition, the defaults it
+ * inherits and the credentials settings. The digest never leaves the process.
+ */
+function fingerprintOf(claim: ServiceClaim, config: Config): string {
+  const inputs = {
+    origin: claim.origin,
+    service: claim.config,
+    source: effectiveSource(config, claim.config),
+    credentials: config.credentials,
+  };
+  return createHash("sha256").update(JSON.stringify(inputs)).digest("hex");
+}

@@ -38,21 +38,25 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
     throw new Error(`Cannot listen on ${host}:${port}: ${describeListenError(error)}`, { cause: error });
   }
 
-  let metadata;
-  if (options.metadata || loaded.config.metadata.enabled) {
-    try {
-      metadata = await startInProcessMetadataEndpoint(loaded.config, running.registry);
-    } catch (error) {
-      await running.close(0);
-      throw error;
-    }
-  }
-
+  // Handlers go in before the metadata endpoint adds addresses to lo, so that a signal
+  // during its start-up still ends in close(), which removes them.
   const { promise: stopped, resolve: stop } = Promise.withResolvers<string>();
   const removeListeners = [
     onSignal("SIGTERM", () => stop("SIGTERM")),
     onSignal("SIGINT", () => stop("SIGINT")),
   ];
+
+  let metadata;
+  if (options.metadata || loaded.config.metadata.enabled) {
+    try {
+      metadata = await startInProcessMetadataEndpoint(loaded.config, running.registry);
+    } catch (error) {
+      for (const remove of removeListeners) remove();
+      await running.close(0);
+      throw error;
+    }
+  }
+
   const signal = await stopped;
   // With the handlers gone, a second signal takes its default action and ends the process
   // at once: the way to skip waiting for slow requests.

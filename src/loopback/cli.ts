@@ -167,6 +167,10 @@ export async function runLoopbackCommand(
  * @returns the exit code, as {@linkcode runLoopbackCommand}
  */
 export async function runLoopbackCli(argv: string[], io: LoopbackCommandIo): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    io.stdout(`${LOOPBACK_USAGE}\n`);
+    return 0;
+  }
   let parsed: LoopbackArgs;
   try {
     parsed = parseLoopbackArgs(argv);

@@ -197,4 +197,14 @@ describe("runLoopbackCommand()", () => {
     assert.ok(out.stderr.includes("--force"));
     assert.ok(out.stderr.endsWith(`${LOOPBACK_USAGE}\n`));
   });
+
+  test("runLoopbackCli() prints the usage for --help", async () => {
+    const { out, io } = capture();
+
+    const code = await runLoopbackCli(["--help"], io);
+
+    assert.equal(code, 0);
+    assert.equal(out.stdout, `${LOOPBACK_USAGE}\n`);
+    assert.equal(out.stderr, "");
+  });
 });

@@ -115,8 +115,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   }
   if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}" after ${commandName}`);
 
-  if (commandName === "sidecar") {
-    throw new UsageError("The sidecar command takes its own options: put them after it, as in credproxy sidecar --upstream URL");
+  if (commandName === "sidecar" || commandName === "loopback") {
+    const example = commandName === "sidecar" ? "credproxy sidecar --upstream URL" : "credproxy loopback status";
+    throw new UsageError(`The ${commandName} command takes its own options: put them after it, as in ${example}`);
   }
   if (commandName === "schema") return { kind: "schema" };
   if (commandName === "healthcheck") {

@@ -76,6 +76,7 @@ test("parseCommandLine() rejects bad usage with a message", () => {
     [["healthcheck", "--url", "ftp://x/health"], /http or https/],
     [["healthcheck", "--timeout", "0"], /Invalid --timeout/],
     [["--config"], /argument missing|requires an argument|Option '-c, --config <value>'/i],
+    [["--dev", "loopback", "status"], /The loopback command takes its own options/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => parseCommandLine(argv, {}), (error: unknown) => {

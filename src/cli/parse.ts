@@ -113,12 +113,11 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   if (!(COMMANDS as readonly string[]).includes(commandName)) {
     throw new UsageError(`Unknown command "${commandName}"; expected one of ${COMMANDS.join(", ")}`);
   }
-  if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}" after ${commandName}`);
-
   if (commandName === "sidecar" || commandName === "loopback") {
     const example = commandName === "sidecar" ? "credproxy sidecar --upstream URL" : "credproxy loopback status";
     throw new UsageError(`The ${commandName} command takes its own options: put them after it, as in ${example}`);
   }
+  if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}" after ${commandName}`);
   if (commandName === "schema") return { kind: "schema" };
   if (commandName === "healthcheck") {
     return {

@@ -73,6 +73,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     }
     case "validate":
       return validate(command.common, io);
+    case "reload": {
+      const { runReload } = await import("./reload.ts");
+      return runReload(command.pidFile, io);
+    }
     case "serve":
       return await serve(command, io);
   }
@@ -124,7 +128,7 @@ async function serve(command: Extract<Command, { kind: "serve" }>, io: CliIo): P
   for (const warning of loaded.warnings) logger.warn(warning);
 
   try {
-    return await runServe(loaded, { env: io.env, redactor, metadata: command.metadata });
+    return await runServe(loaded, { env: io.env, redactor, metadata: command.metadata, configEnv: env, pidFile: command.pidFile });
   } catch (error) {
     logger.fatal("CredProxy stopped: {error}", { error });
     io.stderr(`credproxy: ${(error as Error).message}\n`);

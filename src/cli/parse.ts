@@ -19,7 +19,8 @@ export interface CommonOptions {
 
 /** A parsed command line. */
 export type Command =
-  | { kind: "serve"; common: CommonOptions; host?: string; port?: number; metadata?: boolean }
+  | { kind: "serve"; common: CommonOptions; host?: string; port?: number; metadata?: boolean; pidFile?: string }
+  | { kind: "reload"; pidFile?: string }
   | { kind: "validate"; common: CommonOptions }
   | { kind: "healthcheck"; url: string; timeoutMs: number }
   | { kind: "schema" }
@@ -37,7 +38,7 @@ export class UsageError extends Error {
 }
 
 /** Commands in the order `--help` lists them. */
-export const COMMANDS = ["serve", "validate", "healthcheck", "schema", "loopback", "sidecar"] as const;
+export const COMMANDS = ["serve", "validate", "healthcheck", "reload", "schema", "loopback", "sidecar"] as const;
 
 /** Text printed by `credproxy --help`. */
 export const HELP_TEXT = `CredProxy serves AWS credentials to containers the way ECS does.
@@ -46,6 +47,7 @@ Usage:
   credproxy [serve] [options]        Serve credentials (the default command)
   credproxy validate [options]       Check a config file and exit
   credproxy healthcheck [--url URL]  Exit 0 when a running CredProxy is healthy, 1 otherwise
+  credproxy reload --pid-file FILE   Make the CredProxy in FILE reload its config (sends SIGHUP)
   credproxy schema                   Print the config file's JSON Schema
   credproxy loopback add|remove|status [ADDRESS...] [--dry-run]
                                      Manage metadata addresses on the loopback interface
@@ -58,6 +60,8 @@ Options:
       --port PORT        TCP port to listen on (env CREDPROXY_PORT; default 1338)
       --metadata         Also serve the metadata endpoint (config section metadata;
                          default 169.254.170.2:80 and 127.0.0.1:80)
+      --pid-file FILE    serve: write the process ID to FILE; reload: signal that process
+                         (env CREDPROXY_PID_FILE)
       --log-level LEVEL  trace, debug, info, warning, error or fatal (env CREDPROXY_LOG_LEVEL; default info)
       --dev              Readable text logs instead of JSON lines
       --validate-only    Same as the validate command
@@ -91,6 +95,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         host: { type: "string" },
         port: { type: "string" },
         metadata: { type: "boolean" },
+        "pid-file": { type: "string" },
         "log-level": { type: "string" },
         dev: { type: "boolean" },
         "validate-only": { type: "boolean" },
@@ -119,6 +124,8 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   }
   if (extra.length > 0) throw new UsageError(`Unexpected argument "${extra[0]}" after ${commandName}`);
   if (commandName === "schema") return { kind: "schema" };
+  const pidFile = values["pid-file"] ?? (env.CREDPROXY_PID_FILE || undefined);
+  if (commandName === "reload") return { kind: "reload", pidFile };
   if (commandName === "healthcheck") {
     return {
       kind: "healthcheck",
@@ -139,6 +146,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     host: values.host,
     port: values.port === undefined ? undefined : parsePort(values.port),
     ...(values.metadata ? { metadata: true } : {}),
+    ...(pidFile ? { pidFile } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * `credproxy serve`: run until SIGTERM or SIGINT, then stop gracefully.
+ * `credproxy serve`: run until SIGTERM or SIGINT, then stop gracefully; reload the config
+ * on SIGHUP.
  *
  * @module
  */
@@ -7,8 +8,10 @@
 import { getLogger } from "@logtape/logtape";
 import type { LoadedConfig } from "../config/load.ts";
 import type { SecretRedactor } from "../observability/redactor.ts";
+import { ConfigReloader } from "../config/reload.ts";
 import { onSignal } from "../runtime/runtime.ts";
 import { startCredProxy } from "../server/server.ts";
+import { removePidFile, writePidFile } from "./reload.ts";
 import { startInProcessMetadataEndpoint } from "../metadata/in-process.ts";
 
 /** How long requests in flight may take to finish after a stop signal, in milliseconds. */
@@ -20,6 +23,10 @@ export interface RunServeOptions {
   redactor: SecretRedactor;
   /** Serve the metadata endpoint even when the config's `metadata.enabled` is false (`--metadata`). */
   metadata?: boolean;
+  /** Environment the config was loaded with, flag overrides included; reloads use it too. @default env */
+  configEnv?: Record<string, string | undefined>;
+  /** File to write the process ID to once listening, for `credproxy reload`. */
+  pidFile?: string;
 }
 
 /**
@@ -33,7 +40,7 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
 
   let running;
   try {
-    running = await startCredProxy({ config: loaded.config, env: options.env, redactor: options.redactor });
+    running = await startCredProxy({ config: loaded.config, env: options.env, redactor: options.redactor, configPath: loaded.source });
   } catch (error) {
     throw new Error(`Cannot listen on ${host}:${port}: ${describeListenError(error)}`, { cause: error });
   }
@@ -45,6 +52,16 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
     onSignal("SIGTERM", () => stop("SIGTERM")),
     onSignal("SIGINT", () => stop("SIGINT")),
   ];
+  const reloader = new ConfigReloader({
+    path: loaded.source,
+    env: options.configEnv ?? options.env,
+    current: loaded.config,
+    apply: (config) => running.reload(config),
+    onResult: (result) => running.metrics.observeConfigReload(result),
+  });
+  removeListeners.push(onSignal("SIGHUP", () => {
+    reloader.reload().catch((error) => logger.error("Cannot reload the config: {error}", { error }));
+  }));
 
   let metadata;
   if (options.metadata || loaded.config.metadata.enabled) {
@@ -57,10 +74,12 @@ export async function runServe(loaded: LoadedConfig, options: RunServeOptions): 
     }
   }
 
+  if (options.pidFile) writePidFile(options.pidFile);
   const signal = await stopped;
   // With the handlers gone, a second signal takes its default action and ends the process
   // at once: the way to skip waiting for slow requests.
   for (const remove of removeListeners) remove();
+  if (options.pidFile) removePidFile(options.pidFile);
 
   logger.info("Received {signal}; finishing requests in flight", { signal });
   await metadata?.close(SHUTDOWN_GRACE_MS);

@@ -14,7 +14,7 @@ export function writePidFile(path: string): void {
   writeFileSync(path, `${process.pid}\n`);
 }
 
-/** Removes `path` if it still holds this process's ID, so a newer instance's file stays. */
+/** Removes `path` if it still contains this process's ID, so a newer instance's file stays. */
 export function removePidFile(path: string): void {
   try {
     if (readFileSync(path, "utf8").trim() === String(process.pid)) unlinkSync(path);
@@ -27,7 +27,7 @@ export function removePidFile(path: string): void {
  * Sends SIGHUP to the process in `pidFile` and returns the exit status: 0 when the signal
  * was delivered, 1 when it could not be, 2 without a pid file.
  *
- * Whether the reload succeeded is in that process's log: a signal carries no answer.
+ * Whether the reload succeeded is in that process's log, because a signal returns no result.
  */
 export function runReload(pidFile: string | undefined, io: Pick<CliIo, "stdout" | "stderr">): number {
   if (!pidFile) {

@@ -21,7 +21,7 @@ export const UNKNOWN_SERVICE = "unknown";
 /** Label value for requests that matched no route. */
 export const UNMATCHED_ROUTE = "(unmatched)";
 
-/** One finished HTTP request, as the API's request log sees it. */
+/** One finished HTTP request, with the fields of the API's request log. */
 export interface RequestObservation {
   /** Route pattern such as `/v1/credentials`, never the raw path. */
   route: string;
@@ -88,14 +88,14 @@ export class CredProxyMetrics {
     });
     this.#requestDuration = new Histogram({
       name: "credproxy_request_duration_seconds",
-      help: "Time to answer an HTTP request to the CredProxy API, in seconds",
+      help: "Time to respond to an HTTP request to the CredProxy API, in seconds",
       labelNames: ["service", "route", "status_class"],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
     this.#cacheHits = new Counter({
       name: "credproxy_cache_hits_total",
-      help: "Credentials requests answered from a service's cache",
+      help: "Credentials requests served from a service's cache",
       labelNames: ["service"],
       registers,
     });
@@ -202,7 +202,8 @@ export class CredProxyMetrics {
 
   /** Counts a fetch a broker made; brokers report only while their service is configured. */
   observeFetch(event: FetchEvent): void {
-    const outcome = event.outcome === "success" ? "success" : event.error.throttled ? "throttled" : "failure";
+    let outcome = "success";
+    if (event.outcome === "failure") outcome = event.error.throttled ? "throttled" : "failure";
     this.#count(this.#stsCalls, { service: event.service, outcome });
     this.#record(this.#stsDuration, { service: event.service });
     this.#stsDuration.observe({ service: event.service }, event.durationMs / 1000);
@@ -233,7 +234,7 @@ export class CredProxyMetrics {
     this.#seriesByService.delete(name);
   }
 
-  /** The exposition text of every metric. */
+  /** Renders every metric in the Prometheus text format. */
   text(): Promise<string> {
     return this.prometheus.metrics();
   }

@@ -10,7 +10,7 @@ import type { ServiceRegistry } from "../services/registry.ts";
 /** Path of the readiness view on the API listener. */
 export const READY_PATH = "/ready";
 
-/** One service in the readiness view; holds no secret and no file path. */
+/** One service in the readiness view. It contains no secret and no file path. */
 export interface ServiceReadiness {
   name: string;
   /** `config` for the main config file, `dynamic` for a dynamic service file. */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { writeFileSync } from "node:fs";
 import type { ServiceConfig } from "../../src/config/schema.ts";
-import { CONFIG_ORIGIN, describeRefusal, resolveOwnership } from "../../src/services/dynamic/ownership.ts";
+import { CONFIG_ORIGIN, describeRejection, resolveOwnership } from "../../src/services/dynamic/ownership.ts";
 import { configFor, localService, makeDir, removeDir, startHarness, tokenFor, waitFor, writeServices } from "./dynamic-fixture.ts";
 
 function service(token: string): ServiceConfig {
@@ -25,7 +25,7 @@ test("resolveOwnership() never lets a file replace a static service", () => {
     previousOrigins: new Map(),
   });
   assert.deepEqual(origins(ownership), { web: CONFIG_ORIGIN });
-  assert.deepEqual(ownership.refusals, [
+  assert.deepEqual(ownership.rejections, [
     { service: "web", file: "/d/a.yaml", conflict: "name", heldBy: CONFIG_ORIGIN, heldByService: "web" },
   ]);
 });
@@ -37,7 +37,7 @@ test("resolveOwnership() refuses a static service's token in a file", () => {
     previousOrigins: new Map(),
   });
   assert.deepEqual(origins(ownership), { web: CONFIG_ORIGIN, fine: "/d/a.yaml" });
-  assert.deepEqual(ownership.refusals, [
+  assert.deepEqual(ownership.rejections, [
     { service: "copy", file: "/d/a.yaml", conflict: "token", heldBy: CONFIG_ORIGIN, heldByService: "web" },
   ]);
 });
@@ -52,7 +52,7 @@ test("resolveOwnership() keeps a name with the file that held it", () => {
     previousOrigins: new Map([["app", "/d/b.yaml"]]),
   });
   assert.deepEqual(origins(ownership), { app: "/d/b.yaml" });
-  assert.deepEqual(ownership.refusals, [
+  assert.deepEqual(ownership.rejections, [
     { service: "app", file: "/d/a.yaml", conflict: "name", heldBy: "/d/b.yaml", heldByService: "app" },
   ]);
 });
@@ -67,8 +67,8 @@ test("resolveOwnership() keeps a token with the file that held it", () => {
     previousOrigins: new Map([["second", "/d/b.yaml"]]),
   });
   assert.deepEqual(origins(ownership), { second: "/d/b.yaml" });
-  assert.equal(ownership.refusals[0].conflict, "token");
-  assert.equal(ownership.refusals[0].file, "/d/a.yaml");
+  assert.equal(ownership.rejections[0].conflict, "token");
+  assert.equal(ownership.rejections[0].file, "/d/a.yaml");
 });
 
 test("resolveOwnership() lets the first path win between newcomers", () => {
@@ -83,14 +83,14 @@ test("resolveOwnership() lets the first path win between newcomers", () => {
   assert.deepEqual(origins(ownership), { app: "/d/a.yaml" });
 });
 
-test("describeRefusal() names both files and no token", () => {
+test("describeRejection() names both files and no token", () => {
   const token = tokenFor("secret-token");
   const ownership = resolveOwnership({
     staticServices: {},
     files: filesOf([["/d/a.yaml", { one: service(token) }], ["/d/b.yaml", { two: service(token) }]]),
     previousOrigins: new Map(),
   });
-  const message = describeRefusal(ownership.refusals[0], "/etc/credproxy.yaml");
+  const message = describeRejection(ownership.rejections[0], "/etc/credproxy.yaml");
   assert.equal(
     message,
     'Ignoring service "two" in "/d/b.yaml": its auth_token is already the token of service "one" in "/d/a.yaml"; every service needs its own token',
@@ -98,8 +98,8 @@ test("describeRefusal() names both files and no token", () => {
   assert.equal(message.includes(token), false);
 });
 
-test("describeRefusal() names the main config for a static name", () => {
-  const message = describeRefusal(
+test("describeRejection() names the main config for a static name", () => {
+  const message = describeRejection(
     { service: "web", file: "/d/a.yaml", conflict: "name", heldBy: CONFIG_ORIGIN, heldByService: "web" },
     "/etc/credproxy.yaml",
   );

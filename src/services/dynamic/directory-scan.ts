@@ -1,5 +1,5 @@
 /**
- * One look at a watched directory: which service files it holds and what they contain.
+ * Scanning a watched directory: its service files and their contents.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { type FilePatterns, isServiceFileName } from "./file-filter.ts";
 /** Largest service file read, in bytes; a bigger file is reported instead of read. */
 export const MAX_SERVICE_FILE_BYTES = 1024 * 1024;
 
-/** What a scan found at one path. */
+/** State of one path as a scan found it. */
 export type FileState =
   | { kind: "file"; text: string; hash: string }
   | { kind: "absent" }

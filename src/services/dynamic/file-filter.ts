@@ -1,5 +1,5 @@
 /**
- * Which entries of a watched directory are dynamic service files.
+ * Selection of the entries of a watched directory that are dynamic service files.
  *
  * @module
  */
@@ -15,7 +15,7 @@ export interface FilePatterns {
 /**
  * Names editors and tools leave behind while saving: vim's `4913` probe and swap files,
  * backups ending in `~`, Emacs lock (`.#x`) and auto-save (`#x#`) files. They are never
- * service files, whatever the include patterns say.
+ * service files, whatever the include patterns match.
  */
 const EDITOR_LEFTOVERS = [/^4913$/, /~$/, /\.sw[a-p]$/, /^#.*#$/, /\.tmp$/i, /\.bak$/i, /\.dpkg-(?:new|old|tmp|dist)$/];
 

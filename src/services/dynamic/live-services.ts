@@ -12,7 +12,7 @@ import type { CredProxyMetrics } from "../../observability/metrics.ts";
 import { type BuildContext, buildService } from "../build.ts";
 import type { ServiceRegistry } from "../registry.ts";
 import type { FileState } from "./directory-scan.ts";
-import { describeRefusal, resolveOwnership } from "./ownership.ts";
+import { describeRejection, resolveOwnership } from "./ownership.ts";
 import { parseServiceFile } from "./service-file.ts";
 import { ServiceSync, type SyncResult } from "./service-sync.ts";
 import { DirectoryWatcher } from "./watcher.ts";
@@ -23,7 +23,7 @@ export interface LiveServicesOptions {
   config: Config;
   /** Path of the main config file, to name it in messages. @default "the main config" */
   configPath?: string;
-  /** What every built service shares besides the config. */
+  /** Build context every service shares, except the config. */
   context?: Omit<BuildContext, "config">;
   metrics?: CredProxyMetrics;
   /** Subscribe to file change events; false relies on scans alone. @default true */
@@ -51,7 +51,7 @@ export class LiveServices {
   readonly #logger = getLogger(["credproxy", "dynamic"]);
   #config: Config;
   #files = new Map<string, DynamicFile>();
-  #refusals = new Set<string>();
+  #rejections = new Set<string>();
   #watcher?: DirectoryWatcher;
   #watcherSettings = "";
   #queue: Promise<unknown> = Promise.resolve();
@@ -98,7 +98,7 @@ export class LiveServices {
     return result;
   }
 
-  /** Which file or `config` defined each service served now. */
+  /** Returns the origin (`config` or a file path) of each service served now. */
   origins(): Map<string, string> {
     return new Map(this.#options.registry.list().map((service) => [service.name, service.origin]));
   }
@@ -209,15 +209,15 @@ export class LiveServices {
       files,
       previousOrigins: this.origins(),
     });
-    const refusals = new Set<string>();
-    for (const refusal of ownership.refusals) {
-      const message = describeRefusal(refusal, this.#options.configPath ?? "the main config");
-      refusals.add(message);
-      if (!this.#refusals.has(message)) {
-        this.#logger.warn("{refusal}", { refusal: message, file: refusal.file, service: refusal.service, heldBy: refusal.heldBy });
+    const rejections = new Set<string>();
+    for (const rejection of ownership.rejections) {
+      const message = describeRejection(rejection, this.#options.configPath ?? "the main config");
+      rejections.add(message);
+      if (!this.#rejections.has(message)) {
+        this.#logger.warn("{rejection}", { rejection: message, file: rejection.file, service: rejection.service, heldBy: rejection.heldBy });
       }
     }
-    this.#refusals = refusals;
+    this.#rejections = rejections;
 
     const result = await this.#sync.apply(ownership.services, this.#config, { waitForWarm });
     if (result.added.length + result.updated.length + result.removed.length > 0) {

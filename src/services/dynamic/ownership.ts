@@ -1,5 +1,5 @@
 /**
- * Which source owns each service: the main config, or the dynamic file that defined it.
+ * Ownership of services: the main config, or the dynamic file that defined each one.
  *
  * @module
  */
@@ -18,15 +18,15 @@ export interface ServiceClaim {
 }
 
 /** A dynamic file's service that was not accepted because a name or token was taken. */
-export interface Refusal {
+export interface Rejection {
   service: string;
   /** Path of the file whose service was refused. */
   file: string;
-  /** What was already taken. */
+  /** Kind of value that was already taken. */
   conflict: "name" | "token";
-  /** Origin that holds the name or token: {@linkcode CONFIG_ORIGIN} or a file path. */
+  /** Origin that owns the name or token: {@linkcode CONFIG_ORIGIN} or a file path. */
   heldBy: string;
-  /** Name of the service that holds the token; the same name for a name conflict. */
+  /** Name of the service that owns the token, or the same name for a name conflict. */
   heldByService: string;
 }
 
@@ -43,16 +43,16 @@ export interface OwnershipInput {
 export interface Ownership {
   /** Every accepted service by name. */
   services: Map<string, ServiceClaim>;
-  refusals: Refusal[];
+  rejections: Rejection[];
 }
 
 /**
  * Decides which services are served.
  *
  * The main config's services always win. A dynamic file may not take a name or token that
- * the main config or another file holds. When two files claim the same name or token, the
- * one that served it before keeps it; between newcomers the file path that sorts first
- * wins, so the outcome does not depend on the order the files were seen in. A refused
+ * the main config or another file owns. When two files claim the same name or token, the
+ * one that served it before keeps it. Between newcomers, the file path that sorts first
+ * wins, so the outcome does not depend on the order in which the files were found. A refused
  * service is accepted later, once its conflict is gone.
  */
 export function resolveOwnership(input: OwnershipInput): Ownership {
@@ -71,29 +71,29 @@ export function resolveOwnership(input: OwnershipInput): Ownership {
   const heldBefore = (claim: ServiceClaim) => input.previousOrigins.get(claim.name) === claim.origin;
   const ordered = [...claims.filter(heldBefore), ...claims.filter((claim) => !heldBefore(claim))];
 
-  const refusals: Refusal[] = [];
+  const rejections: Rejection[] = [];
   for (const claim of ordered) {
     const sameName = services.get(claim.name);
     if (sameName) {
-      refusals.push({ service: claim.name, file: claim.origin, conflict: "name", heldBy: sameName.origin, heldByService: sameName.name });
+      rejections.push({ service: claim.name, file: claim.origin, conflict: "name", heldBy: sameName.origin, heldByService: sameName.name });
       continue;
     }
     const sameToken = tokenHolders.get(claim.config.auth_token);
     if (sameToken) {
-      refusals.push({ service: claim.name, file: claim.origin, conflict: "token", heldBy: sameToken.origin, heldByService: sameToken.name });
+      rejections.push({ service: claim.name, file: claim.origin, conflict: "token", heldBy: sameToken.origin, heldByService: sameToken.name });
       continue;
     }
     services.set(claim.name, claim);
     tokenHolders.set(claim.config.auth_token, claim);
   }
-  return { services, refusals };
+  return { services, rejections };
 }
 
-/** Describes a refusal for the log, naming both sources and never the token. */
-export function describeRefusal(refusal: Refusal, configPath: string): string {
-  const holder = refusal.heldBy === CONFIG_ORIGIN ? `the main config "${configPath}"` : `"${refusal.heldBy}"`;
-  if (refusal.conflict === "name") {
-    return `Ignoring service "${refusal.service}" in "${refusal.file}": ${holder} already defines a service of that name; rename one of them`;
+/** Describes a rejection for the log, naming both sources and never the token. */
+export function describeRejection(rejection: Rejection, configPath: string): string {
+  const holder = rejection.heldBy === CONFIG_ORIGIN ? `the main config "${configPath}"` : `"${rejection.heldBy}"`;
+  if (rejection.conflict === "name") {
+    return `Ignoring service "${rejection.service}" in "${rejection.file}": ${holder} already defines a service of that name; rename one of them`;
   }
-  return `Ignoring service "${refusal.service}" in "${refusal.file}": its auth_token is already the token of service "${refusal.heldByService}" in ${holder}; every service needs its own token`;
+  return `Ignoring service "${rejection.service}" in "${rejection.file}": its auth_token is already the token of service "${rejection.heldByService}" in ${holder}; every service needs its own token`;
 }

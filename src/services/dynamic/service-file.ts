@@ -1,7 +1,7 @@
 /**
  * Parsing and validating one dynamic service file.
  *
- * A file holds services in the same schema as the main config's `services`, either under a
+ * A file contains services in the same schema as the main config's `services`, either under a
  * `services:` key or as a bare mapping of service names:
  *
  * ```yaml
@@ -45,7 +45,7 @@ export interface ServiceFileOptions {
  * against the main config's `aws_defaults` and refresh buffer.
  *
  * Tokens must be unique within the file; whether another file or the main config already
- * holds a name or token is decided when services are assigned to owners.
+ * owns a name or token is decided when services are assigned to owners.
  *
  * @throws {ConfigError} naming the file and every problem, never a value from it.
  */
@@ -62,7 +62,7 @@ export function parseServiceFile(text: string, path: string, config: Config, opt
   if (wrapped) {
     for (const key of Object.keys(withoutNotes)) {
       if (key !== "services") {
-        problems.push({ path: key, message: "unknown key; a dynamic service file holds only services (prefix notes with x-)" });
+        problems.push({ path: key, message: "unknown key; a dynamic service file contains only services (prefix notes with x-)" });
       }
     }
   }

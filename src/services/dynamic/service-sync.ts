@@ -19,7 +19,7 @@ export interface ServiceSyncOptions {
   onRemoved?: (name: string) => void;
 }
 
-/** What one {@linkcode ServiceSync.apply} changed, by service name. */
+/** Names of the services one {@linkcode ServiceSync.apply} added, updated and removed. */
 export interface SyncResult {
   added: string[];
   updated: string[];
@@ -31,9 +31,9 @@ export interface SyncResult {
  *
  * A service whose definition, origin and effective settings are unchanged keeps its broker,
  * its cached credentials and its token. A new or changed service gets a new broker that is
- * warmed before it goes in, so its first request is served from cache; a changed service
- * keeps serving its old broker until then, and the old broker's cache and timers are dropped
- * at the swap. Removed services leave at once.
+ * warmed before it goes in, so its first request is served from cache. Until then a changed
+ * service keeps serving from its old broker. At the swap, the old broker's cache and timers
+ * are dropped. Removed services leave at once.
  */
 export class ServiceSync {
   readonly #options: ServiceSyncOptions;
@@ -68,8 +68,8 @@ export class ServiceSync {
       (running ? result.updated : result.added).push(claim.name);
     }
 
-    // start() settles after the first fetch, successful or not; a failed service goes in
-    // anyway and answers 503 while its broker retries.
+    // start() settles after the first fetch, successful or not. A failed service goes in
+    // anyway and returns 503 while its broker retries.
     const warming = Promise.all(fresh.map(({ service }) => service.broker.start()));
     if (options.waitForWarm ?? true) await warming;
     for (const { service, token, fingerprint } of fresh) {
@@ -81,7 +81,7 @@ export class ServiceSync {
 }
 
 /**
- * A digest of everything a service's broker depends on: its own definition, the defaults it
+ * Hashes everything a service's broker depends on: its own definition, the defaults it
  * inherits and the credentials settings. The digest never leaves the process.
  */
 function fingerprintOf(claim: ServiceClaim, config: Config): string {

@@ -31,7 +31,7 @@ export interface WatcherOptions {
   /** Quiet time after a change before it is applied, and the time between scans, in milliseconds. */
   intervalMs: number;
   /**
-   * Receives the files whose state changed, keyed by path. The first call (`initial`) holds
+   * Receives the files whose state changed, keyed by path. The first call (`initial`) contains
    * every file found, and calls never overlap.
    */
   onChange: (changes: Map<string, FileState>, initial: boolean) => Promise<unknown> | void;

@@ -16,12 +16,12 @@ import { ServiceRegistry } from "../../src/services/registry.ts";
 /** Scan interval the tests use, in milliseconds. */
 export const INTERVAL_MS = 60;
 
-/** A service with locally minted credentials and the given token. */
+/** Returns a service with locally minted credentials and the given token. */
 export function localService(token: string, durationSeconds = 3600): Record<string, unknown> {
   return { auth_token: token, source_credentials: { local: { duration_seconds: durationSeconds } } };
 }
 
-/** A token of the minimum length, distinct per label. */
+/** Returns a token of at least the minimum length, distinct per label. */
 export function tokenFor(label: string): string {
   return `token-${label}-${"x".repeat(16)}`;
 }

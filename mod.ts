@@ -30,6 +30,9 @@ export type { ServedCredentials } from "./src/credentials/types.ts";
 export { createApp } from "./src/server/app.ts";
 export { type RunningCredProxy, startCredProxy, type StartOptions } from "./src/server/server.ts";
 export { ServiceRegistry } from "./src/services/registry.ts";
+export { LiveServices } from "./src/services/dynamic/live-services.ts";
+export { ConfigReloader } from "./src/config/reload.ts";
+export { CredProxyMetrics } from "./src/observability/metrics.ts";
 export {
   createInProcessForwarder,
   createMetadataApp,

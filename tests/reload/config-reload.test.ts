@@ -137,3 +137,25 @@ test("restartOnlyChanges() names sections read only at start-up", () => {
   assert.deepEqual(restartOnlyChanges(before, after), ["server", "metrics"]);
   assert.deepEqual(restartOnlyChanges(before, before), []);
 });
+
+test("RunningCredProxy.reload() switches the watched directories", async () => {
+  const oldDir = makeDir();
+  const newDir = makeDir();
+  writeFileSync(join(oldDir, "old.yaml"), stringify({ services: { old: localService(tokenFor("old")) } }));
+  writeFileSync(join(newDir, "new.yaml"), stringify({ services: { new: localService(tokenFor("new")) } }));
+  const watching = (path: string) => ({ dynamic_services: { enabled: true, reload_interval: 0.05, directories: [{ path }] } });
+  const running = await startCredProxy({ config: configOf(watching(oldDir)), env: {} });
+  try {
+    assert.deepEqual(running.registry.list().map((service) => service.name), ["old"]);
+    await running.reload(configOf(watching(newDir)));
+    assert.deepEqual(running.registry.list().map((service) => service.name), ["new"]);
+    assert.equal(await status(running.url, tokenFor("old")), 401);
+
+    await running.reload(configOf({}));
+    assert.equal(running.registry.size, 0);
+  } finally {
+    await running.close(0);
+    removeDir(oldDir);
+    removeDir(newDir);
+  }
+});

@@ -71,6 +71,7 @@ export class DirectoryWatcher {
   #timer?: ReturnType<typeof setTimeout>;
   #lastScanAt = 0;
   #scanning?: Promise<void>;
+  #lastScanError?: string;
   #stopped = false;
 
   constructor(options: WatcherOptions) {
@@ -109,11 +110,18 @@ export class DirectoryWatcher {
   }
 
   async #runScheduledScan(): Promise<void> {
-    if (this.#scanning) return;
-    try {
-      await this.#scan(false);
-    } catch (error) {
-      this.#logger.error("Cannot scan the dynamic service directories: {error}", { error });
+    if (!this.#scanning) {
+      try {
+        await this.#scan(false);
+        this.#lastScanError = undefined;
+      } catch (error) {
+        // A directory that cannot be read fails every scan: log each new reason once.
+        const reason = (error as Error).message;
+        if (reason !== this.#lastScanError) {
+          this.#logger.error("Cannot scan the dynamic service directories; retrying every interval: {error}", { error });
+          this.#lastScanError = reason;
+        }
+      }
     }
     this.#schedule(this.#intervalMs);
   }

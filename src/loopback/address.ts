@@ -17,6 +17,26 @@ export const EKS_POD_IDENTITY_IPV4_ADDRESS = "169.254.170.23";
 /** The EKS Pod Identity agent's IPv6 address. */
 export const EKS_POD_IDENTITY_IPV6_ADDRESS = "fd00:ec2::23";
 
+/**
+ * EC2 instance metadata addresses. Putting one on `lo` would cut the host off from its real
+ * instance metadata service, so they are never container metadata addresses here.
+ */
+export const INSTANCE_METADATA_ADDRESSES = ["169.254.169.254", "fd00:ec2::254"] as const;
+
+/**
+ * Whether CredProxy may put `literal` on `lo`: IPv4 link-local (169.254.0.0/16, which
+ * contains the ECS and EKS addresses) or the EKS Pod Identity IPv6 address, but never an
+ * instance metadata address. Any other address is on `lo` already (127.0.0.0/8, ::1) or
+ * belongs to a real interface.
+ */
+export function isContainerMetadataAddress(literal: string): boolean {
+  const key = addressKey(literal);
+  if (key === undefined) return false;
+  if (INSTANCE_METADATA_ADDRESSES.some((address) => addressKey(address) === key)) return false;
+  if (parseIPv4(literal)) return literal.startsWith("169.254.");
+  return key === addressKey(EKS_POD_IDENTITY_IPV6_ADDRESS);
+}
+
 /** `inet` for IPv4, `inet6` for IPv6, as `ip` names them. */
 export type AddressFamily = "inet" | "inet6";
 

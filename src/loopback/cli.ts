@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ECS_ADDRESS, parseHostAddress } from "./address.ts";
+import { ECS_ADDRESS, isContainerMetadataAddress, parseHostAddress } from "./address.ts";
 import { LoopbackError } from "./errors.ts";
 import {
   type AddressStatus,
@@ -97,11 +97,19 @@ export function parseLoopbackArgs(argv: string[]): LoopbackArgs {
   if (ipPath === "") throw new UsageError(`Invalid option "--ip": expected a path to ip`);
 
   const addresses = (given.length > 0 ? given : [ECS_ADDRESS]).map((value) => {
+    let address: string;
     try {
-      return parseHostAddress(value).address;
+      address = parseHostAddress(value).address;
     } catch (error) {
       throw new UsageError((error as Error).message, { cause: error });
     }
+    // Status may look at any address; changes are limited to the ones an emulator serves.
+    if (action !== "status" && !isContainerMetadataAddress(address)) {
+      throw new UsageError(
+        `Refusing to ${action} "${value}": only container metadata addresses (169.254.0.0/16 except 169.254.169.254, and fd00:ec2::23) are managed on lo`,
+      );
+    }
+    return address;
   });
   return {
     action: action as LoopbackArgs["action"],

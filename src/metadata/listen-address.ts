@@ -6,7 +6,7 @@
  */
 
 import { isIP } from "node:net";
-import { addressKey, EKS_POD_IDENTITY_IPV6_ADDRESS } from "../loopback/address.ts";
+import { addressKey, INSTANCE_METADATA_ADDRESSES, isContainerMetadataAddress } from "../loopback/address.ts";
 
 /** One address and port the metadata endpoint listens on. */
 export interface ListenAddress {
@@ -74,6 +74,11 @@ export function checkListenAddress(address: ListenAddress, shown = formatListenA
       `Invalid listen address "${shown}": a wildcard address would serve credentials on every interface; name each address instead`,
     );
   }
+  if (INSTANCE_METADATA_ADDRESSES.some((metadata) => addressKey(metadata) === addressKey(host))) {
+    throw new RangeError(
+      `Invalid listen address "${shown}": it is the EC2 instance metadata address, and serving it would hide the real instance metadata service`,
+    );
+  }
   if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65_535) {
     throw new RangeError(`Invalid listen address "${shown}": the port must be from 1 to 65535`);
   }
@@ -90,12 +95,7 @@ export function formatHost(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
-/**
- * Whether the address is one the endpoint may put on `lo`: IPv4 link-local (169.254.0.0/16,
- * which contains the ECS and EKS addresses) or the EKS Pod Identity IPv6 address. Any other
- * address is on `lo` already (127.0.0.0/8, ::1) or belongs to a real interface.
- */
+/** Whether the endpoint may put the address on `lo`; the rule is {@linkcode isContainerMetadataAddress}. */
 export function isMetadataAddress(host: string): boolean {
-  if (isIP(host) === 4) return host.startsWith("169.254.");
-  return addressKey(host) === addressKey(EKS_POD_IDENTITY_IPV6_ADDRESS);
+  return isContainerMetadataAddress(host);
 }

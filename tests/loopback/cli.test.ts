@@ -198,6 +198,20 @@ describe("runLoopbackCommand()", () => {
     assert.ok(out.stderr.endsWith(`${LOOPBACK_USAGE}\n`));
   });
 
+  test("parseLoopbackArgs() refuses non-metadata addresses", () => {
+    for (const address of ["169.254.169.254", "fd00:ec2::254", "10.0.0.1", "127.0.0.2"]) {
+      for (const action of ["add", "remove"]) {
+        assert.throws(() => parseLoopbackArgs([action, address]), (error: unknown) => {
+          assert.ok(error instanceof UsageError);
+          assert.match(error.message, new RegExp(`^Refusing to ${action} "${address}": only container metadata addresses`));
+          return true;
+        });
+      }
+    }
+    assert.deepEqual(parseLoopbackArgs(["status", "127.0.0.1"]).addresses, ["127.0.0.1"]);
+    assert.deepEqual(parseLoopbackArgs(["add", "169.254.170.23", "fd00:ec2::23"]).addresses, ["169.254.170.23", "fd00:ec2::23"]);
+  });
+
   test("runLoopbackCli() prints the usage for --help", async () => {
     const { out, io } = capture();
 

@@ -24,7 +24,13 @@ test("parseListenAddress() rejects wildcards, names and bad ports", () => {
 
 test("isMetadataAddress() admits only link-local IPv4 and the EKS IPv6 address", () => {
   assert.deepEqual(
-    ["169.254.170.2", "169.254.170.23", "fd00:ec2:0::23", "127.0.0.1", "::1", "10.0.0.5", "fd00:ec2::24"].map(isMetadataAddress),
-    [true, true, true, false, false, false, false],
+    ["169.254.170.2", "169.254.170.23", "fd00:ec2:0::23", "127.0.0.1", "::1", "10.0.0.5", "fd00:ec2::24", "169.254.169.254", "fd00:ec2::254"]
+      .map(isMetadataAddress),
+    [true, true, true, false, false, false, false, false, false],
   );
+});
+
+test("parseListenAddress() refuses the instance metadata address", () => {
+  assert.throws(() => parseListenAddress("169.254.169.254:80"), /EC2 instance metadata address/);
+  assert.throws(() => parseListenAddress("[fd00:ec2::254]:80"), /EC2 instance metadata address/);
 });

@@ -99,6 +99,16 @@ function checkService(
     });
   }
 
+  if (role && source.local && !source.sts_endpoint) {
+    // Minted keys mean nothing to AWS: without an emulator's endpoint, AssumeRole would go to
+    // real STS, signed with made-up keys.
+    problems.push({
+      path: `${path}.assumed_role`,
+      message:
+        "needs source_credentials.sts_endpoint (an emulator such as LocalStack or moto) when the source credentials are local, because AWS does not accept minted keys",
+    });
+  }
+
   const lifetime = role ? role.DurationSeconds : source.local ? source.local.duration_seconds : undefined;
   if (lifetime !== undefined && lifetime < buffer + MIN_REFRESH_WINDOW_SECONDS) {
     const field = role ? "assumed_role.DurationSeconds" : "source_credentials.local.duration_seconds";

@@ -104,7 +104,12 @@ export function validateDocument(document: unknown, source: string, options: Loa
       if (!unresolved.has(problem.path)) problems.push(problem);
     }
   }
-  if (problems.length > 0) throw new ConfigError(source, dedupe(problems));
+  if (problems.length > 0) {
+    // The cross-field checks need a valid document, but a repeated token is worth reporting
+    // in the same pass as the schema's problems.
+    problems.push(...findRepeatedTokens(overridden.services));
+    throw new ConfigError(source, dedupe(problems));
+  }
 
   const config = result.output as Config;
   const warnings: string[] = [];
@@ -137,7 +142,16 @@ export function parseText(text: string, source: string): unknown {
     });
     throw new ConfigError(source, problems);
   }
-  return document.toJS({ maxAliasCount: 100 });
+  try {
+    return document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // Parsing succeeded but resolving aliases failed: an alias without its anchor, or more
+    // aliases than allowed (a "billion laughs" document).
+    const reason = /alias count/i.test(String((error as Error)?.message))
+      ? "too many aliases; expand them or use fewer"
+      : "an alias (*name) refers to an anchor (&name) that is not defined before it";
+    throw new ConfigError(source, [{ path: "", message: `invalid YAML: ${reason}` }], { cause: error });
+  }
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {
@@ -183,6 +197,27 @@ export function describeIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
     return { path, message: "unknown key; check its spelling, or prefix it with x- to keep it as a note" };
   }
   return { path, message: issue.message };
+}
+
+/** Repeated `auth_token` strings in a not yet validated `services` mapping. */
+function findRepeatedTokens(services: unknown): ConfigProblem[] {
+  if (services === null || typeof services !== "object" || Array.isArray(services)) return [];
+  const owners = new Map<string, string>();
+  const problems: ConfigProblem[] = [];
+  for (const [name, service] of Object.entries(services)) {
+    const token = (service as { auth_token?: unknown } | null)?.auth_token;
+    if (typeof token !== "string") continue;
+    const owner = owners.get(token);
+    if (owner === undefined) {
+      owners.set(token, name);
+      continue;
+    }
+    problems.push({
+      path: `services.${name}.auth_token`,
+      message: `is the same token as services.${owner}.auth_token; every service needs its own token`,
+    });
+  }
+  return problems;
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

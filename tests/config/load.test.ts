@@ -171,6 +171,34 @@ services:
   assert.ok(!error.message.includes(TOKEN_A));
 });
 
+test("parseConfigText() reports a repeated token with other problems", () => {
+  const error = problemsOf(`
+services:
+  web: {auth_token: ${TOKEN_A}, source_credentials: {local: {}}, colour: blue}
+  api: {auth_token: ${TOKEN_A}, source_credentials: {local: {}}}
+`);
+  assert.deepEqual(error.problems.map((problem) => problem.path), ["services.web.colour", "services.api.auth_token"]);
+  assert.ok(!error.message.includes(TOKEN_A));
+});
+
+test("parseConfigText() requires an emulator endpoint for local sources with a role", () => {
+  const error = problemsOf(`
+services:
+  web:
+    auth_token: ${TOKEN_A}
+    source_credentials: {local: {}}
+    assumed_role: {RoleArn: "arn:aws:iam::123456789012:role/a"}
+`);
+  assert.equal(error.problems[0].path, "services.web.assumed_role");
+  assert.match(error.problems[0].message, /needs source_credentials.sts_endpoint/);
+  const { config } = parseConfigText(
+    `services:\n  web:\n    auth_token: ${TOKEN_A}\n    source_credentials: {local: {}, sts_endpoint: "http://localhost:4566"}\n    assumed_role: {RoleArn: "arn:aws:iam::123456789012:role/a"}\n`,
+    "l.yaml",
+    { env: {} },
+  );
+  assert.equal(config.services.web.source_credentials?.sts_endpoint, "http://localhost:4566");
+});
+
 test("parseConfigText() never echoes a secret", () => {
   const badSecret = "not a valid token\nwith a newline and spaces";
   const error = problemsOf(`

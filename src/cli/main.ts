@@ -90,7 +90,8 @@ function validate(common: CommonOptions, io: CliIo): number {
   try {
     const loaded = loadConfigFile(common.configPath, { env: io.env });
     for (const warning of loaded.warnings) io.stderr(`Warning: ${warning}\n`);
-    io.stdout(`Config "${loaded.source}" is valid: ${Object.keys(loaded.config.services).length} services\n`);
+    const count = Object.keys(loaded.config.services).length;
+    io.stdout(`Config "${loaded.source}" is valid: ${count} ${count === 1 ? "service" : "services"}\n`);
     return EXIT_OK;
   } catch (error) {
     if (error instanceof ConfigError) {

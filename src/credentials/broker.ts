@@ -244,8 +244,11 @@ export class CredentialBroker {
     if (!this.#stopped) {
       this.#lastError = error;
       this.#failures += 1;
-      const delay = this.#retryDelay(error);
-      this.#failureUntil = now + delay;
+      const delay = this.#retryDelay(error, now);
+      // Requests with nothing to serve get this error without a new fetch for at most one
+      // base retry delay, so a storm of requests makes one STS call per delay, and clients
+      // are not refused for minutes after STS has recovered.
+      this.#failureUntil = now + Math.min(delay, this.#retryDelayMs);
       this.#schedule(delay);
       this.#onFetch?.({ service: this.service, outcome: "failure", durationMs: now - startedAt, error, reason, retryInMs: delay });
     }
@@ -264,9 +267,13 @@ export class CredentialBroker {
   }
 
   /** Exponential back-off with jitter; throttling starts one step further along. */
-  #retryDelay(error: CredentialsError): number {
+  #retryDelay(error: CredentialsError, now: number): number {
     const steps = this.#failures - 1 + (error.throttled ? 1 : 0);
-    const base = Math.min(this.#maxRetryDelayMs, this.#retryDelayMs * 2 ** Math.min(steps, 20));
+    let base = Math.min(this.#maxRetryDelayMs, this.#retryDelayMs * 2 ** Math.min(steps, 20));
+    // While cached credentials are still served, retry at least twice more before they
+    // reach the buffer: a long back-off must not outlast them.
+    const servableMs = this.#current ? this.#current.expiration.getTime() - this.#bufferMs - now : 0;
+    if (servableMs > 0) base = Math.max(Math.min(base, servableMs / 2), Math.min(this.#retryDelayMs, servableMs));
     // Full jitter in the upper half: never sooner than half the delay.
     return Math.round(base / 2 + (base / 2) * this.#random());
   }

@@ -8,6 +8,7 @@
 import { configure, getTextFormatter, type LogLevel, type LogRecord, type Sink, reset } from "@logtape/logtape";
 import { redactByField } from "@logtape/redaction";
 import process from "node:process";
+import { skipFieldRedactionWhenClean } from "./field-redaction.ts";
 import { SecretRedactor } from "./redactor.ts";
 
 /** Log levels accepted by `--log-level` and `CREDPROXY_LOG_LEVEL`. */
@@ -73,7 +74,8 @@ export function createSink(options: LoggingOptions = {}): Sink {
     const line = format(record);
     write(redactor ? redactor.redact(line) : line);
   };
-  return redactByField(sink, { fieldPatterns: SECRET_FIELDS, action: () => "[REDACTED]" }) as Sink;
+  const redacting = redactByField(sink, { fieldPatterns: SECRET_FIELDS, action: () => "[REDACTED]" }) as Sink;
+  return skipFieldRedactionWhenClean(sink, redacting, SECRET_FIELDS);
 }
 
 /**

@@ -91,7 +91,7 @@ function countError(key: string): void {
   stats.errors.set(key, (stats.errors.get(key) ?? 0) + 1);
 }
 
-// Clients: each asks for one steady service at a time, as SDKs do, about 20 times a second.
+// Clients: each requests one steady service at a time, as SDKs do, about 20 times a second.
 const live = new Map<string, string>();
 async function client(index: number): Promise<void> {
   for (let round = 0; Date.now() - started < durationMs; round++) {
@@ -105,7 +105,7 @@ async function client(index: number): Promise<void> {
       const old = await getCredentials(tokenOf("rotating", 0));
       if (old.status === 200) stats.oldTokenServed++;
       // NOTE: a reload that changes only a token still builds the service a new broker, so
-      // its cached credentials are dropped; during an STS outage this shows up here.
+      // its cached credentials are dropped. During an STS outage this shows up here.
       else countError(`rotating (first token) ${old.status} ${old.code ?? ""}`.trim());
     }
     if (round % 5 === 0 && live.size > 0) {

@@ -42,7 +42,7 @@ export interface BrokerOptions {
   maxRetryDelaySeconds?: number;
   /**
    * A fetch still pending after this many seconds fails with `Timeout`, so that a source or
-   * STS call that never answers cannot hold the single flight forever. @default no limit
+   * STS call that never responds cannot hold the single flight forever. @default no limit
    */
   fetchTimeoutSeconds?: number;
   clock?: Clock;
@@ -246,7 +246,7 @@ export class CredentialBroker {
       this.#failures += 1;
       const delay = this.#retryDelay(error, now);
       // Requests with nothing to serve get this error without a new fetch for at most one
-      // base retry delay, so a storm of requests makes one STS call per delay, and clients
+      // base retry delay. A storm of requests then makes one STS call per delay, and clients
       // are not refused for minutes after STS has recovered.
       this.#failureUntil = now + Math.min(delay, this.#retryDelayMs);
       this.#schedule(delay);

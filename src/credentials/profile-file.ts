@@ -15,7 +15,7 @@ import { join } from "node:path";
 /** Keys of one profile, names lower-cased. */
 export type ProfileKeys = Map<string, string>;
 
-/** What the profile chain of a service's `iam_profile` needs. */
+/** Needs of the profile chain of a service's `iam_profile`. */
 export interface ProfileRequirements {
   /** Name of the first profile in the chain that sets `mfa_serial` on a role, if any. */
   mfaPromptProfile?: string;
@@ -23,7 +23,7 @@ export interface ProfileRequirements {
   temporary: boolean;
 }
 
-/** Where the profile files are: explicit paths first, then the SDK's variables, then `~/.aws`. */
+/** Paths of the profile files; unset ones come from the SDK's variables, then `~/.aws`. */
 export interface ProfileFiles {
   configFile?: string;
   credentialsFile?: string;

@@ -1,7 +1,8 @@
 /**
- * A TCP front for the runtime's HTTP server that enforces what neither `Deno.serve` nor
- * `Bun.serve` lets us configure: a cap on open connections, a deadline for each request's
- * headers (slow clients), a bound on header size, and an idle timeout between requests.
+ * A TCP front for the runtime's HTTP server. It enforces limits that neither `Deno.serve`
+ * nor `Bun.serve` can be configured with: a cap on open connections, a deadline for each
+ * request's headers (slow clients), a bound on header size, and an idle timeout between
+ * requests.
  *
  * The HTTP server itself listens on an ephemeral 127.0.0.1 port; the guard listens on the
  * configured address and copies bytes both ways. It never parses HTTP beyond finding the

@@ -56,9 +56,9 @@ export interface Listener {
  * Starts an HTTP server on one address.
  *
  * Clients connect to a connection guard (see connection-guard.ts) that caps connections and
- * times out slow clients, because neither `Deno.serve` nor `Bun.serve` can be told to; the
- * runtime's server listens on an ephemeral 127.0.0.1 port behind it, and the handler still
- * gets the client's own address.
+ * times out slow clients, because neither `Deno.serve` nor `Bun.serve` has options for
+ * that. The runtime's server listens on an ephemeral 127.0.0.1 port behind it, and the
+ * handler still gets the client's own address.
  *
  * Rejects when the address cannot be bound (in use, not assigned to any interface,
  * permission denied), so callers fail at start-up rather than on the first request.

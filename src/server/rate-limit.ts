@@ -1,7 +1,7 @@
 /**
  * Rate limiting of failed authentications per peer address.
  *
- * Tokens are at least 16 visible ASCII characters, so guessing one is hopeless anyway; the
+ * Tokens are at least 16 visible ASCII characters, so guessing one is hopeless anyway. The
  * limit keeps a misbehaving or hostile local process from flooding the log and the service
  * with attempts.
  *
@@ -99,7 +99,7 @@ export class FailedAuthLimiter {
     return false;
   }
 
-  /** The peer's bucket with the allowance earned back since its last update; forgets full buckets. */
+  /** The peer's bucket with the allowance earned back since its last update; full buckets are dropped. */
   #refilled(peer: string): Bucket | undefined {
     const bucket = this.#buckets.get(peer);
     if (!bucket) return undefined;

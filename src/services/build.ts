@@ -24,14 +24,14 @@ export interface BuildContext {
   onFetch?: (event: FetchEvent) => void;
   /**
    * Called whenever STS reported that the local clock is off and a call was signed again
-   * with STS's time; `skewMs` is server time minus local time, for a clock skew metric.
+   * with STS's time. `skewMs` is server time minus local time, for a clock skew metric.
    */
   onClockSkew?: (event: ClockSkewEvent & { service: string }) => void;
   random?: () => number;
 }
 
 /**
- * Longest a whole fetch may take, in multiples of the STS request timeout: loading the
+ * Maximum time of a whole fetch, in multiples of the STS request timeout: loading the
  * source credentials, one STS call, its clock-skew retry and a role-chaining retry.
  */
 const FETCH_TIMEOUT_REQUESTS = 4;

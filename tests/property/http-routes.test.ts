@@ -41,7 +41,7 @@ const headerName = fc.oneof(
 const headers = fc.dictionary(headerName, fc.stringMatching(/^[\x20-\x7e]{0,40}$/), { maxKeys: 4 });
 
 /**
- * Checks one answer: no 5xx, except /ready's 503, which reports the failing `denied`
+ * Checks one response: no 5xx, except /ready's 503, which reports the failing `denied`
  * service rather than anything about the request; served keys only to the web token.
  */
 function assertSafe(status: number, body: string, sentToken: string | undefined, route: string, label: string): void {
@@ -80,7 +80,7 @@ test("API routes never answer 5xx or leak a secret in-process", async () => {
   );
 });
 
-/** Sends raw bytes and returns the status code of the answer, or 0 when the server closed without one. */
+/** Sends raw bytes and returns the status code of the response, or 0 when the server closed without one. */
 function rawRequest(url: string, text: string): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {

@@ -67,8 +67,9 @@ export class ServiceRegistry {
   }
 
   /**
-   * Adds a service, or replaces the service of the same name. When the replaced service
-   * had another token, that token keeps selecting this name for the overlap.
+   * Adds a service, or replaces the service of the same name and stops its broker. When the
+   * replaced service had another token, that token keeps selecting this name for the
+   * overlap. Passing the running service again with a new token only changes the token.
    */
   set(service: Service, token: string): void {
     const digest = this.#digest(token);
@@ -82,7 +83,9 @@ export class ServiceRegistry {
         until: this.#now() + this.#overlapMs,
       });
     }
-    this.#detach(service.name);
+    // Passing the running service with a new token changes only the token: its broker
+    // and cached credentials stay.
+    this.#detach(service.name, previous?.service.broker !== service.broker);
     this.#retired.delete(key);
 
     const entry = { service, digest };
@@ -148,13 +151,13 @@ export class ServiceRegistry {
     return this.#retired.size;
   }
 
-  /** Removes a service's current entry and stops its broker, keeping its tokens in overlap. */
-  #detach(name: string): boolean {
+  /** Removes a service's current entry, keeping its tokens in overlap; stops its broker when `stopBroker` is true. */
+  #detach(name: string, stopBroker = true): boolean {
     const entry = this.#byName.get(name);
     if (!entry) return false;
     this.#byName.delete(name);
     this.#byDigest.delete(entry.digest.toString("base64"));
-    entry.service.broker.stop();
+    if (stopBroker) entry.service.broker.stop();
     return true;
   }
 

@@ -111,3 +111,22 @@ test("writeTokenFile() rejects a token with a newline", () => {
   assert.throws(() => writeTokenFile(path, `${NEW_TOKEN}\n`), RangeError);
   assert.throws(() => statSync(path), { code: "ENOENT" });
 });
+
+test("ServiceRegistry.set() of the running service changes only its token", () => {
+  const { clock, registry: services } = registry(600);
+  const web = service("web", clock);
+  services.set(web, OLD_TOKEN);
+  services.set(web, NEW_TOKEN);
+
+  assert.equal(web.broker.status().state, "starting");
+  assert.equal(services.findByToken(NEW_TOKEN), web);
+  assert.equal(services.findByToken(OLD_TOKEN), web);
+});
+
+test("ServiceRegistry.set() of a new service stops the replaced broker", () => {
+  const { clock, registry: services } = registry(600);
+  const web = service("web", clock);
+  services.set(web, OLD_TOKEN);
+  services.set(service("web", clock), NEW_TOKEN);
+  assert.equal(web.broker.status().state, "stopped");
+});

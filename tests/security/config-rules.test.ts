@@ -9,6 +9,7 @@ import { tempDir } from "../support/credproxy-process.ts";
 
 const TOKEN = "config-rules-token-0123456789";
 const ROLE_ARN = "arn:aws:iam::123456789012:role/app";
+const KEYS = { iam_keys: { aws_access_key_id: "AKIAEXAMPLEEXAMPLE01", aws_secret_access_key: "config-rules-secret-key-0000" } };
 
 function load(document: unknown) {
   return parseConfigText(JSON.stringify(document), "rules.json", { env: {} });
@@ -43,10 +44,10 @@ test("auth_token rejects tokens shorter than 16 characters", () => {
 
 test("RoleSessionName written by the user is checked, never rewritten", () => {
   for (const name of ["a", "has space", "slash/name", "x".repeat(65)]) {
-    const found = problems(service({ source_credentials: { local: {} }, assumed_role: { RoleArn: ROLE_ARN, RoleSessionName: name } }));
+    const found = problems(service({ source_credentials: KEYS, assumed_role: { RoleArn: ROLE_ARN, RoleSessionName: name } }));
     assert.deepEqual(found.map((problem) => problem.path), ["services.web.assumed_role.RoleSessionName"], name);
   }
-  const { config } = load(service({ source_credentials: { local: {} }, assumed_role: { RoleArn: ROLE_ARN, RoleSessionName: "ci=build,42@team" } }));
+  const { config } = load(service({ source_credentials: KEYS, assumed_role: { RoleArn: ROLE_ARN, RoleSessionName: "ci=build,42@team" } }));
   assert.equal(config.services.web.assumed_role?.RoleSessionName, "ci=build,42@team");
 });
 
@@ -60,7 +61,7 @@ test("deriveSessionName() sanitises service names deterministically", () => {
 
 test("SerialNumber without TokenCode is rejected as a prompt", () => {
   const found = problems(service({
-    source_credentials: { local: {} },
+    source_credentials: KEYS,
     assumed_role: { RoleArn: ROLE_ARN, SerialNumber: "arn:aws:iam::123456789012:mfa/dev" },
   }));
   assert.equal(found.length, 1);
@@ -70,7 +71,7 @@ test("SerialNumber without TokenCode is rejected as a prompt", () => {
 
 test("a static TokenCode is accepted with a warning", () => {
   const { warnings } = load(service({
-    source_credentials: { local: {} },
+    source_credentials: KEYS,
     assumed_role: { RoleArn: ROLE_ARN, SerialNumber: "arn:aws:iam::123456789012:mfa/dev", TokenCode: "123456" },
   }));
   assert.equal(warnings.length, 1);

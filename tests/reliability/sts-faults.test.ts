@@ -78,9 +78,12 @@ for (const [fault, apply, code] of [
     await clock.advance(26 * MINUTE);
     await until(() => broker.status().lastErrorCode === code, `a failed refresh with ${code}`);
 
+    // The timers may have retried already, depending on how fast STS answered; requests add no call.
+    const callsBefore = sts.count("AssumeRole");
     const results = await Promise.all(Array.from({ length: 100 }, () => broker.get()));
     assert.ok(results.every((result) => result.credentials.accessKeyId === first.accessKeyId));
-    assert.equal(sts.count("AssumeRole"), 2);
+    assert.equal(sts.count("AssumeRole"), callsBefore);
+    assert.ok(callsBefore >= 2, `${callsBefore} AssumeRole calls`);
 
     sts.reset();
     await clock.advance(2 * MINUTE);

@@ -120,6 +120,12 @@ export class ServiceRegistry {
     return this.#byName.get(name)?.service;
   }
 
+  /** Returns whether `token` is the current token of the service called `name`. */
+  hasTokenFor(name: string, token: string): boolean {
+    const entry = this.#byName.get(name);
+    return entry !== undefined && timingSafeEqual(entry.digest, this.#digest(token));
+  }
+
   /**
    * Returns whether `token` is the current token of some service other than `exceptName`.
    * Tokens in overlap do not count: a new service may take over a replaced token.

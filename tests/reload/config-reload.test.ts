@@ -46,6 +46,26 @@ test("RunningCredProxy.reload() keeps unchanged services and their credentials",
   }
 });
 
+test("RunningCredProxy.reload() rotates a token without a new broker", async () => {
+  const running = await startCredProxy({ config: configOf({ services: { app: localService(tokenFor("old")) } }), env: {} });
+  try {
+    const broker = running.registry.get("app")!.broker;
+    const before = await fetch(`${running.url}/v1/credentials`, { headers: { authorization: tokenFor("old") } }).then((response) => response.json());
+
+    const result = await running.reload(configOf({ services: { app: localService(tokenFor("new")) } }));
+
+    assert.deepEqual(result, { added: [], updated: ["app"], removed: [] });
+    assert.equal(running.registry.get("app")!.broker, broker);
+    assert.equal(broker.status().state, "ready");
+    const after = await fetch(`${running.url}/v1/credentials`, { headers: { authorization: tokenFor("new") } }).then((response) => response.json());
+    assert.equal(after.AccessKeyId, before.AccessKeyId);
+    // The old token keeps working for the overlap, because clients read token files once.
+    assert.equal(await status(running.url, tokenFor("old")), 200);
+  } finally {
+    await running.close(0);
+  }
+});
+
 test("RunningCredProxy.reload() rebuilds services that inherit changed defaults", async () => {
   const running = await startCredProxy({
     config: configOf({ aws_defaults: { local: { duration_seconds: 3600 } }, services: { app: { auth_token: tokenFor("app") }, own: localService(tokenFor("own")) } }),

@@ -63,7 +63,15 @@ export class ServiceSync {
     for (const claim of desired.values()) {
       const fingerprint = fingerprintOf(claim, config);
       const running = registry.get(claim.name);
-      if (running && this.#fingerprints.get(claim.name) === fingerprint) continue;
+      if (running && this.#fingerprints.get(claim.name) === fingerprint) {
+        // A new token alone keeps the broker and its cached credentials: the registry
+        // swaps the token and lets the old one work for the overlap.
+        if (!registry.hasTokenFor(claim.name, claim.config.auth_token)) {
+          registry.set(running, claim.config.auth_token);
+          result.updated.push(claim.name);
+        }
+        continue;
+      }
       fresh.push({ service: this.#options.build(claim, config), token: claim.config.auth_token, fingerprint });
       (running ? result.updated : result.added).push(claim.name);
     }
@@ -81,13 +89,15 @@ export class ServiceSync {
 }
 
 /**
- * Hashes everything a service's broker depends on: its own definition, the defaults it
- * inherits and the credentials settings. The digest never leaves the process.
+ * Hashes everything a service's broker depends on: its own definition but its token, the
+ * defaults it inherits and the credentials settings. The digest never leaves the process.
  */
 function fingerprintOf(claim: ServiceClaim, config: Config): string {
+  // The token is left out: it selects the service but does not change its credentials.
+  const { auth_token: _token, ...service } = claim.config;
   const inputs = {
     origin: claim.origin,
-    service: claim.config,
+    service,
     source: effectiveSource(config, claim.config),
     credentials: config.credentials,
   };

@@ -63,14 +63,16 @@ function withErrors(point: Point, text: string): string {
 /** Measurements 1 and 2: CredProxy against bare Hono. */
 export function ceilingTable(points: Point[], pattern: Pattern): string[] {
   const lines = [
-    "| runtime | connections | bare Hono req/s | CredProxy req/s | share of ceiling | CredProxy p50 ms | CredProxy p99 ms | bare Hono p99 ms |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| runtime | connections | bare Hono req/s | bare Hono + listen() req/s | CredProxy req/s | share of ceiling | CredProxy p50 ms | CredProxy p99 ms | bare Hono p99 ms |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const credproxy of points.filter((point) => point.server === "CredProxy" && point.pattern === pattern)) {
     const bare = find(points, credproxy.target, "bare Hono", pattern, credproxy.connections);
     if (!bare) continue;
+    const behindListen = find(points, credproxy.target, "bare Hono + listen()", pattern, credproxy.connections);
+    const listenCell = behindListen ? withErrors(behindListen, `${rate(behindListen.requestsPerSecond)} (${ratio(behindListen.requestsPerSecond / bare.requestsPerSecond)})`) : "";
     lines.push(
-      `| ${credproxy.target} | ${credproxy.connections} | ${withErrors(bare, rate(bare.requestsPerSecond))} | ${withErrors(credproxy, rate(credproxy.requestsPerSecond))} | ${
+      `| ${credproxy.target} | ${credproxy.connections} | ${withErrors(bare, rate(bare.requestsPerSecond))} | ${listenCell} | ${withErrors(credproxy, rate(credproxy.requestsPerSecond))} | ${
         ratio(credproxy.requestsPerSecond / bare.requestsPerSecond)
       } | ${ms(credproxy.p50Ms)} | ${ms(credproxy.p99Ms)} | ${ms(bare.p99Ms)} |`,
     );

@@ -13,7 +13,7 @@ import type { Target } from "./targets.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
 /** Where the requests of one measured point went. */
-export type Server = "bare Hono" | "CredProxy" | "socat" | "sidecar" | "in-process";
+export type Server = "bare Hono" | "bare Hono + listen()" | "CredProxy" | "socat" | "sidecar" | "in-process";
 
 /** Keep-alive connections, or a new connection per request. */
 export type Pattern = "keep-alive" | "close";
@@ -36,7 +36,7 @@ export interface Settings {
   settleSeconds: number;
   /** Connection counts of measurements 1 and 2. */
   connections: number[];
-  /** Connection counts of measurement 3. */
+  /** Connection counts of measurement 3, and of bare Hono behind `listen()`. */
   emulatorConnections: number[];
   /** Whether to run measurements 1 and 2, and measurement 3. */
   ceiling: boolean;
@@ -64,7 +64,7 @@ export interface ThroughputResult {
  */
 export async function measureThroughput(target: Target, settings: Settings): Promise<ThroughputResult> {
   const { workDirectory, serverCpus } = settings;
-  const [apiPort, metadataPort, barePort, sidecarPort, socatPort] = await Promise.all(Array.from({ length: 5 }, freePort));
+  const [apiPort, metadataPort, barePort, listenPort, sidecarPort, socatPort] = await Promise.all(Array.from({ length: 6 }, freePort));
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const config = writeLocalConfig(workDirectory, `${target.name}-throughput`, { port: apiPort, metadataPort: settings.emulator ? metadataPort : undefined });
   const logPath = join(workDirectory, `${target.name}-credproxy.log`);
@@ -83,6 +83,7 @@ export async function measureThroughput(target: Target, settings: Settings): Pro
 
     const urls: Record<Server, string> = {
       "bare Hono": `http://127.0.0.1:${barePort}/v1/credentials`,
+      "bare Hono + listen()": `http://127.0.0.1:${listenPort}/v1/credentials`,
       CredProxy: `${apiUrl}/v1/credentials`,
       socat: `http://127.0.0.1:${socatPort}/v1/credentials`,
       sidecar: `http://127.0.0.1:${sidecarPort}/v1/credentials`,
@@ -112,21 +113,24 @@ export async function measureThroughput(target: Target, settings: Settings): Pro
         headers: { Authorization: WEB_TOKEN },
         cpus: settings.clientCpus,
       });
-      if (server !== "bare Hono") unmeasuredRequests += result.requests;
+      if (!server.startsWith("bare Hono")) unmeasuredRequests += result.requests;
     };
 
     if (settings.ceiling) {
       const bare = start("bare Hono", [...target.bareHono, "--port", String(barePort), "--body-file", bodyPath]);
+      const behindListen = start("bare Hono + listen()", [...target.bareHono, "--port", String(listenPort), "--body-file", bodyPath, "--through-listen"]);
       await waitForStatus(bare, `http://127.0.0.1:${barePort}/health`);
+      await waitForStatus(behindListen, `http://127.0.0.1:${listenPort}/health`);
       // JIT compilers need a moment of traffic before their numbers mean anything.
-      await warmUp("bare Hono");
-      await warmUp("CredProxy");
+      for (const server of ["bare Hono", "bare Hono + listen()", "CredProxy"] as const) await warmUp(server);
       for (const pattern of ["keep-alive", "close"] as const) {
         for (const connections of settings.connections) {
           await measure("bare Hono", pattern, connections);
+          if (settings.emulatorConnections.includes(connections)) await measure("bare Hono + listen()", pattern, connections);
           await measure("CredProxy", pattern, connections);
         }
       }
+      await stopChild(behindListen);
       await stopChild(bare);
     }
 
@@ -156,7 +160,7 @@ export async function measureThroughput(target: Target, settings: Settings): Pro
     }
 
     for (const child of [...children].reverse()) await stopChild(child);
-    const measured = points.filter((point) => point.server !== "bare Hono").reduce((sum, point) => sum + point.requests, 0);
+    const measured = points.filter((point) => !point.server.startsWith("bare Hono")).reduce((sum, point) => sum + point.requests, 0);
     const served = measured + unmeasuredRequests;
     return { points, logLinesPerRequest: countRequestLogLines(logPath) / served };
   } finally {

@@ -73,8 +73,9 @@ export function parseWrkReport(report: string, options: { countReadErrors: boole
   };
   const requests = Number(figure(/^\s*(\d+) requests in /m, "the request count")[1]);
   const requestsPerSecond = Number(figure(/^Requests\/sec:\s+([\d.]+)/m, "requests per second")[1]);
-  const p50 = figure(/^\s+50%\s+([\d.]+)(us|ms|s)$/m, "the median latency");
-  const p99 = figure(/^\s+99%\s+([\d.]+)(us|ms|s)$/m, "the 99th percentile latency");
+  // wrk pads short values with spaces after the unit ("2.75s ").
+  const p50 = figure(/^\s+50%\s+([\d.]+)(us|ms|s)\s*$/m, "the median latency");
+  const p99 = figure(/^\s+99%\s+([\d.]+)(us|ms|s)\s*$/m, "the 99th percentile latency");
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(report)?.[1] ?? 0);
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(report);
   const [connect, read, write, timeout] = (socket?.slice(1) ?? ["0", "0", "0", "0"]).map(Number);

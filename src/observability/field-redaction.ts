@@ -3,16 +3,16 @@
  * redact by field name.
  *
  * `redactByField` copies every record and tests every property name against every pattern,
- * which made up about a sixth of a warm credentials request under Bun. A request log line
- * has the same flat property names every time, so the answer for each name and each
- * message template is kept, and records that cannot contain a field to redact skip the copy.
+ * which made up about a third of a warm credentials request under Bun. A request log line
+ * has the same flat property names every time, so the result for each name and each
+ * message template is cached, and records that cannot contain a field to redact skip the copy.
  *
  * @module
  */
 
 import type { LogRecord, Sink } from "@logtape/logtape";
 
-/** Names and templates remembered at most; beyond that, answers are computed each time. */
+/** Maximum names and templates cached; beyond that, results are computed each time. */
 const MAX_REMEMBERED = 1000;
 
 /**
@@ -56,7 +56,7 @@ export function skipFieldRedactionWhenClean(plain: Sink, redacting: Sink, patter
   return sink;
 }
 
-/** The names between braces in a LogTape message template; `{{` is an escaped brace. */
+/** Extracts the names between braces in a LogTape message template; `{{` is an escaped brace. */
 function placeholderNames(template: string): string[] {
   const names: string[] = [];
   for (let index = 0; index < template.length; index++) {

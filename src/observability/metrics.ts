@@ -71,6 +71,7 @@ export class CredProxyMetrics {
   readonly #dynamicReloads: Counter<string>;
   readonly #dynamicReloadFailures: Counter<string>;
   readonly #configReloads: Counter<string>;
+  readonly #clockSkew: Gauge<string>;
 
   constructor(options: MetricsOptions) {
     this.#services = options.registry;
@@ -172,6 +173,11 @@ export class CredProxyMetrics {
       labelNames: ["result"],
       registers,
     });
+    this.#clockSkew = new Gauge({
+      name: "credproxy_sts_clock_skew_seconds",
+      help: "STS's clock minus the local clock, in seconds, from the last STS error that reported a signing-time skew",
+      registers,
+    });
     const buildInfo = new Gauge({
       name: "credproxy_build_info",
       help: "Always 1; labels name the CredProxy version, commit and JavaScript runtime",
@@ -207,6 +213,11 @@ export class CredProxyMetrics {
     this.#count(this.#stsCalls, { service: event.service, outcome });
     this.#record(this.#stsDuration, { service: event.service });
     this.#stsDuration.observe({ service: event.service }, event.durationMs / 1000);
+  }
+
+  /** Records the clock skew STS reported, in milliseconds (STS's time minus the local time). */
+  observeClockSkew(skewMs: number): void {
+    this.#clockSkew.set(Math.round(skewMs / 1000));
   }
 
   /** Counts one applied change of the dynamic service files. */

@@ -79,7 +79,13 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
     registry,
     config,
     configPath: options.configPath,
-    context: { clock: options.clock, env: options.env, redactor: options.redactor, onFetch: (event) => metrics.observeFetch(event) },
+    context: {
+      clock: options.clock,
+      env: options.env,
+      redactor: options.redactor,
+      onFetch: (event) => metrics.observeFetch(event),
+      onClockSkew: (event) => metrics.observeClockSkew(event.skewMs),
+    },
     metrics,
     useEvents: options.useFileEvents,
   });

@@ -246,3 +246,20 @@ logged("startCredProxy() reports a bound address", async () => {
     await sts.stop();
   }
 });
+
+logged("startCredProxy() exports the clock skew STS reports", async () => {
+  const sts = await FakeSts.start();
+  sts.addIdentity(SOURCE_KEYS);
+  sts.setClockOffset(3600);
+  const proxy = await startCredProxy({ config: configFor(sts.url), env: {} });
+  try {
+    const result = await getCredentials(proxy.url);
+    assert.equal(result.status, 200);
+    const match = /^credproxy_sts_clock_skew_seconds (-?\d+)$/m.exec(await proxy.metrics.text());
+    assert.ok(match, "no clock skew series");
+    assert.ok(Math.abs(Number(match[1]) - 3600) <= 5, `skew ${match[1]} s`);
+  } finally {
+    await proxy.close();
+    await sts.stop();
+  }
+});

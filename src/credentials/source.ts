@@ -43,7 +43,7 @@ export function createSourceCredentials(source: SourceCredentialsConfig, now: ()
       ignoreCache: true,
     })
     : kind === "local"
-    ? async () => mintLocalCredentials({ accountId: source.local!.account_id, durationSeconds: source.local!.duration_seconds, now: now() })
+    ? () => Promise.resolve(mintLocalCredentials({ accountId: source.local!.account_id, durationSeconds: source.local!.duration_seconds, now: now() }))
     : fromNodeProviderChain();
 
   return async () => {

@@ -66,14 +66,15 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
     tokenOverlapSeconds: config.credentials.token_overlap_seconds,
     now: options.clock ? () => options.clock!.now() : undefined,
   });
-  let metrics: CredProxyMetrics | undefined;
+  // The app reports requests to the metrics, and the metrics need the app's routes, so the
+  // closure below reads `metrics` only once requests arrive, after it is set.
   const app = createApp({
     registry,
     logHealthChecks: config.server.log_health_checks,
     onRequest: (request) => metrics?.observeRequest(request),
     clock: options.clock,
   });
-  metrics = new CredProxyMetrics({ registry, routes: app.routes.map((route) => route.path), clock: options.clock });
+  const metrics: CredProxyMetrics = new CredProxyMetrics({ registry, routes: app.routes.map((route) => route.path), clock: options.clock });
 
   const services = new LiveServices({
     registry,

@@ -48,12 +48,12 @@ function recordingForwarder(): MetadataForwarder & { requests: string[] } {
     mode: "upstream",
     credentialPaths: [],
     requests,
-    async credentials(request) {
+    credentials(request) {
       requests.push(request.path);
-      return { status: 200, body: { AccessKeyId: "ASIAEXAMPLE" } };
+      return Promise.resolve({ status: 200, body: { AccessKeyId: "ASIAEXAMPLE" } });
     },
-    async health() {
-      return { status: 200, body: { status: "ok" } };
+    health() {
+      return Promise.resolve({ status: 200, body: { status: "ok" } });
     },
   };
 }

@@ -6,9 +6,9 @@ function upstreamHealthyAfter(failures: number) {
   let calls = 0;
   return {
     calls: () => calls,
-    async health() {
+    health() {
       calls++;
-      return calls > failures ? { status: 200, body: { status: "ok" } } : { status: 502, body: {} };
+      return Promise.resolve(calls > failures ? { status: 200, body: { status: "ok" } } : { status: 502, body: {} });
     },
   };
 }

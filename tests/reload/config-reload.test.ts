@@ -110,7 +110,7 @@ test("ConfigReloader.reload() keeps the running config when the file is invalid"
     path,
     env: {},
     current: loadConfigFile(path, { env: {} }).config,
-    apply: async (config) => void applied.push(config),
+    apply: (config) => Promise.resolve(void applied.push(config)),
     onResult: (result) => results.push(result),
   });
   try {

@@ -22,7 +22,7 @@ function registry(overlapSeconds: number) {
   return { clock, registry: new ServiceRegistry({ tokenOverlapSeconds: overlapSeconds, now: () => clock.now() }) };
 }
 
-test("ServiceRegistry.set() keeps the previous token for the overlap", async () => {
+test("ServiceRegistry.set() keeps the previous token for the overlap", () => {
   const { clock, registry: services } = registry(600);
   services.set(service("web", clock), OLD_TOKEN);
   const replacement = service("web", clock);

@@ -33,15 +33,19 @@ export async function withCapturedLogs(label: string, secrets: string[], body: (
     await body(capture);
   } finally {
     await reset();
-    const text = capture.lines.join("");
-    const directory = process.env.CREDPROXY_TEST_LOG_DIR;
-    if (directory) {
-      const name = `in-process-${label.replace(/[^\w.-]+/g, "-")}-${process.pid}`;
-      writeFileSync(join(directory, `${name}.log`), text);
-      writeFileSync(join(directory, `${name}.secrets`), JSON.stringify([...capture.secrets]));
-    }
-    for (const secret of capture.secrets) {
-      if (secret.length >= 8 && text.includes(secret)) throw new Error(`A secret of ${secret.length} characters appears in the logs of "${label}"`);
-    }
+    saveCapture(label, capture);
   }
+  const text = capture.lines.join("");
+  for (const secret of capture.secrets) {
+    if (secret.length >= 8 && text.includes(secret)) throw new Error(`A secret of ${secret.length} characters appears in the logs of "${label}"`);
+  }
+}
+
+/** Writes the captured lines and the known secrets to the audit folder, when there is one. */
+function saveCapture(label: string, capture: LogCapture): void {
+  const directory = process.env.CREDPROXY_TEST_LOG_DIR;
+  if (!directory) return;
+  const name = `in-process-${label.replace(/[^\w.-]+/g, "-")}-${process.pid}`;
+  writeFileSync(join(directory, `${name}.log`), capture.lines.join(""));
+  writeFileSync(join(directory, `${name}.secrets`), JSON.stringify([...capture.secrets]));
 }

@@ -173,6 +173,9 @@ const ServerSchema = v.strictObject({
   header_timeout_seconds: v.optional(integerBetween(1, 300, "seconds"), 10),
   // Open client connections at most; each one also holds two sockets inside CredProxy.
   max_connections: v.optional(integerBetween(1, 100_000, "connections"), 512),
+  // Whether the connection guard that enforces the two limits above sits in front of the
+  // API: "auto" puts it there when the API listens beyond loopback.
+  connection_guard: v.optional(v.picklist(["auto", "always", "never"], "must be auto, always or never"), "auto"),
 });
 
 const CredentialsSettingsSchema = v.strictObject({

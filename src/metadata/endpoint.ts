@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { LoopbackManager } from "../loopback/loopback.ts";
 import { type Listener, listen } from "../runtime/runtime.ts";
+import { isLoopbackHost } from "../server/addresses.ts";
 import { createMetadataApp } from "./app.ts";
 import type { MetadataForwarder } from "./forwarder.ts";
 import { checkListenAddress, formatHost, formatListenAddress, isMetadataAddress, type ListenAddress } from "./listen-address.ts";
@@ -127,7 +128,10 @@ async function addLoopbackAddresses(
 
 async function listenOn(address: ListenAddress, handler: Parameters<typeof listen>[1]): Promise<Listener> {
   try {
-    return await listen({ hostname: address.host, port: address.port }, handler);
+    // Addresses on lo are reachable from this host only, where the guard's inner port is
+    // reachable too, so the guard would add cost without protection.
+    const onLoopback = isLoopbackHost(address.host) || isMetadataAddress(address.host);
+    return await listen({ hostname: address.host, port: address.port, guard: !onLoopback }, handler);
   } catch (error) {
     throw new Error(`Cannot listen on ${formatListenAddress(address)}: ${describeListenError(error, address)}`, {
       cause: error,

@@ -37,6 +37,12 @@ export interface ListenOptions {
   port: number;
   /** Limits on client connections; defaults as in {@linkcode ConnectionLimits}. */
   limits?: ConnectionLimits;
+  /**
+   * Put the connection guard in front, which enforces `limits`. Without it the runtime's
+   * server binds the address itself and only the runtime's own limits apply.
+   * @default true
+   */
+  guard?: boolean;
 }
 
 /** A listening HTTP server. */
@@ -67,6 +73,13 @@ export async function listen(options: ListenOptions, handler: FetchHandler): Pro
   const runtime = runtimeName();
   if (runtime !== "deno" && runtime !== "bun") {
     throw new Error(`Cannot start an HTTP server under ${runtime}: run CredProxy with Deno or Bun`);
+  }
+
+  if (options.guard === false) {
+    const direct: RawHandler = (request, peer) => handler(request, { remoteAddress: peer.address });
+    return runtime === "deno"
+      ? await listenDeno({ hostname: options.hostname, port: options.port }, direct)
+      : listenBun({ hostname: options.hostname, port: options.port }, direct);
   }
 
   let peerOf: (port: number) => string | undefined = () => undefined;

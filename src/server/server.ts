@@ -103,7 +103,8 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
     const prometheus = config.metrics.prometheus;
     if (prometheus.enabled) metricsListener = await startMetricsListener(metrics, prometheus.host, prometheus.port);
     const limits = { headersTimeoutMs: config.server.header_timeout_seconds * 1000, maxConnections: config.server.max_connections };
-    listener = await listen({ hostname: host, port, limits }, (request, info) => app.fetch(request, { remoteAddress: info.remoteAddress }));
+    const guard = useConnectionGuard(config.server.connection_guard, host);
+    listener = await listen({ hostname: host, port, limits, guard }, (request, info) => app.fetch(request, { remoteAddress: info.remoteAddress }));
   } catch (error) {
     await services.stop();
     await metricsListener?.listener.close(0);
@@ -129,4 +130,17 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
       logger.info("Stopped serving at {url}", { url });
     },
   };
+}
+
+/**
+ * Decides whether the connection guard goes in front of the API.
+ *
+ * The guard relays every connection to the runtime's server on an ephemeral 127.0.0.1
+ * port, which any process on this host can reach directly. Its limits therefore protect
+ * only against peers beyond loopback, so "auto" spends its cost (about half the throughput,
+ * see docs/benchmarks.md) only when the API listens beyond loopback.
+ */
+export function useConnectionGuard(mode: "auto" | "always" | "never", host: string): boolean {
+  if (mode === "auto") return !isLoopbackHost(host);
+  return mode === "always";
 }

@@ -22,7 +22,7 @@ function problemsOf(text: string, env: Record<string, string> = {}, source = "te
 
 test("parseConfigText() fills defaults", () => {
   const { config } = parseConfigText(`services:\n  web:\n    auth_token: ${TOKEN_A}\n    source_credentials: {local: {}}\n`, "a.yaml", { env: {} });
-  assert.deepEqual(config.server, { host: "127.0.0.1", port: 1338, log_health_checks: false, header_timeout_seconds: 10, max_connections: 512 });
+  assert.deepEqual(config.server, { host: "127.0.0.1", port: 1338, log_health_checks: false, header_timeout_seconds: 10, max_connections: 512, connection_guard: "auto" });
   assert.deepEqual(config.credentials, { refresh_buffer_seconds: 1200, retry_delay: 30, request_timeout: 10, token_overlap_seconds: 3600 });
   assert.deepEqual(config.services.web.source_credentials, { local: { account_id: "000000000000", duration_seconds: 3600 } });
 });
@@ -302,7 +302,7 @@ test("parseConfigText() applies environment overrides", () => {
   const { config } = parseConfigText(`services: {}\n`, "o.yaml", {
     env: { CREDPROXY_HOST: "::1", CREDPROXY_PORT: "9000", CREDPROXY_LOG_HEALTH_CHECKS: "yes" },
   });
-  assert.deepEqual(config.server, { host: "::1", port: 9000, log_health_checks: true, header_timeout_seconds: 10, max_connections: 512 });
+  assert.deepEqual(config.server, { host: "::1", port: 9000, log_health_checks: true, header_timeout_seconds: 10, max_connections: 512, connection_guard: "auto" });
   const error = problemsOf(`services: {}\n`, { CREDPROXY_PORT: "http", CREDPROXY_LOG_HEALTH_CHECKS: "maybe" });
   assert.deepEqual(error.problems.map((problem) => problem.path), ["CREDPROXY_PORT", "CREDPROXY_LOG_HEALTH_CHECKS"]);
 });

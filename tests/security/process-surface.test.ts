@@ -53,7 +53,7 @@ function closedBy(socket: Socket, ms: number): Promise<string> {
 for (const target of launchTargets()) {
   test(`${target.name}: a slow client is cut off while others are served`, async () => {
     const sts = await startSts();
-    const proxy = await CredProxyProcess.start({ target, config: config(sts, { server: { header_timeout_seconds: 1 } }), secrets: [SOURCE.secretAccessKey] });
+    const proxy = await CredProxyProcess.start({ target, config: config(sts, { server: { header_timeout_seconds: 1, connection_guard: "always" } }), secrets: [SOURCE.secretAccessKey] });
     try {
       const slow = await rawSocket(proxy.url);
       const closed = closedBy(slow, 20_000);
@@ -74,7 +74,7 @@ for (const target of launchTargets()) {
     const sts = await startSts();
     const proxy = await CredProxyProcess.start({
       target,
-      config: config(sts, { server: { max_connections: 3, header_timeout_seconds: 60 } }),
+      config: config(sts, { server: { max_connections: 3, header_timeout_seconds: 60, connection_guard: "always" } }),
       secrets: [SOURCE.secretAccessKey],
     });
     const idle: Socket[] = [];

@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { validateDocument } from "../../src/config/load.ts";
-import { startCredProxy } from "../../src/server/server.ts";
+import { startCredProxy, useConnectionGuard } from "../../src/server/server.ts";
 import { FakeClock } from "../support/fake-clock.ts";
 import { FakeSts } from "../support/fake-sts.ts";
 import { withCapturedLogs } from "../support/log-capture.ts";
@@ -262,4 +262,11 @@ logged("startCredProxy() exports the clock skew STS reports", async () => {
     await proxy.close();
     await sts.stop();
   }
+});
+
+test("useConnectionGuard() guards only beyond loopback in auto mode", () => {
+  const hosts = ["127.0.0.1", "::1", "localhost", "0.0.0.0", "192.0.2.10", "::"];
+  assert.deepEqual(hosts.map((host) => useConnectionGuard("auto", host)), [false, false, false, true, true, true]);
+  assert.deepEqual(hosts.map((host) => useConnectionGuard("always", host)), [true, true, true, true, true, true]);
+  assert.deepEqual(hosts.map((host) => useConnectionGuard("never", host)), [false, false, false, false, false, false]);
 });

@@ -121,7 +121,10 @@ export async function startCredProxy(options: StartOptions): Promise<RunningCred
     metrics,
     metricsUrl: metricsListener?.url,
     services,
-    reload: (newConfig) => services.applyConfig(newConfig),
+    reload: (newConfig) => {
+      registry.setTokenOverlap(newConfig.credentials.token_overlap_seconds);
+      return services.applyConfig(newConfig);
+    },
     async close(graceMs = 10_000) {
       await services.stop();
       await listener.close(graceMs);

@@ -35,6 +35,8 @@ export interface RegistryOptions {
 /** A token that was replaced and still works until `until`. */
 interface RetiredToken {
   name: string;
+  /** Origin of the service when its token was replaced; the overlap ends if the name changes hands. */
+  origin: string;
   digest: Buffer;
   until: number;
 }
@@ -76,13 +78,18 @@ export class ServiceRegistry {
     const key = digest.toString("base64");
     const previous = this.#byName.get(service.name);
     this.#pruneRetired();
-    if (previous && !timingSafeEqual(previous.digest, digest) && this.#overlapMs > 0) {
+    // Only a service's own source rotating its token gets an overlap: when another source
+    // takes over the name, the old token belongs to a different service and must stop.
+    const sameOwner = previous?.service.origin === service.origin;
+    if (previous && sameOwner && !timingSafeEqual(previous.digest, digest) && this.#overlapMs > 0) {
       this.#retired.set(previous.digest.toString("base64"), {
         name: service.name,
+        origin: service.origin,
         digest: previous.digest,
         until: this.#now() + this.#overlapMs,
       });
     }
+    if (previous && !sameOwner) this.#endOverlap(service.name);
     // Passing the running service with a new token changes only the token: its broker
     // and cached credentials stay.
     this.#detach(service.name, previous?.service.broker !== service.broker);
@@ -95,8 +102,35 @@ export class ServiceRegistry {
 
   /** Removes a service by name, with any of its tokens in overlap, and stops its broker; returns whether it existed. */
   delete(name: string): boolean {
-    for (const [key, retired] of this.#retired) if (retired.name === name) this.#retired.delete(key);
+    this.#endOverlap(name);
     return this.#detach(name);
+  }
+
+  /**
+   * Sets the overlap for tokens replaced from now on, and shortens the overlap of tokens
+   * already replaced to at most the new length; 0 ends every overlap at once, as after a leak.
+   */
+  setTokenOverlap(seconds: number): void {
+    if (!(seconds >= 0)) throw new RangeError(`tokenOverlapSeconds must not be negative, got ${seconds}`);
+    this.#overlapMs = seconds * 1000;
+    const latest = this.#now() + this.#overlapMs;
+    for (const [key, retired] of this.#retired) {
+      if (this.#overlapMs === 0) this.#retired.delete(key);
+      else retired.until = Math.min(retired.until, latest);
+    }
+  }
+
+  /** Returns the service whose replaced token `token` is, while its overlap lasts. */
+  overlapHolder(token: string): { name: string; origin: string } | undefined {
+    this.#pruneRetired();
+    const digest = this.#digest(token);
+    const retired = this.#retired.get(digest.toString("base64"));
+    if (!retired || !timingSafeEqual(retired.digest, digest)) return undefined;
+    return { name: retired.name, origin: retired.origin };
+  }
+
+  #endOverlap(name: string): void {
+    for (const [key, retired] of this.#retired) if (retired.name === name) this.#retired.delete(key);
   }
 
   /** Returns the service that `token` selects, or undefined. */
@@ -112,7 +146,8 @@ export class ServiceRegistry {
       this.#retired.delete(key);
       return undefined;
     }
-    return this.#byName.get(retired.name)?.service;
+    const service = this.#byName.get(retired.name)?.service;
+    return service?.origin === retired.origin ? service : undefined;
   }
 
   /** Returns the service of that name, or undefined. */

@@ -89,9 +89,12 @@ test("RunningCredProxy.reload() checks dynamic files again under the new config"
   const running = await startCredProxy({ config: configOf({ dynamic_services: dynamic }), env: {} });
   try {
     // A refresh buffer this large makes the file's duration too short, so the file is now
-    // invalid: its previous service stays, rebuilt with the new buffer.
+    // invalid: its previous service stays exactly as it runs, broker and cache included.
+    const broker = running.registry.get("team")!.broker;
     const result = await running.reload(configOf({ credentials: { refresh_buffer_seconds: 3500 }, dynamic_services: dynamic }));
-    assert.deepEqual(result, { added: [], updated: ["team"], removed: [] });
+    assert.deepEqual(result, { added: [], updated: [], removed: [] });
+    assert.equal(running.registry.get("team")!.broker, broker);
+    assert.equal(broker.status().state, "ready");
     assert.equal(await status(running.url, tokenFor("team")), 200);
     assert.match(await running.metrics.text(), /^credproxy_dynamic_reload_failures_total 1$/m);
   } finally {

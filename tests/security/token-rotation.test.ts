@@ -130,3 +130,29 @@ test("ServiceRegistry.set() of a new service stops the replaced broker", () => {
   services.set(service("web", clock), NEW_TOKEN);
   assert.equal(web.broker.status().state, "stopped");
 });
+
+test("ServiceRegistry.setTokenOverlap() of 0 ends every overlap", () => {
+  const { clock, registry: services } = registry(600);
+  services.set(service("web", clock), OLD_TOKEN);
+  services.set(service("web", clock), NEW_TOKEN);
+  assert.equal(services.findByToken(OLD_TOKEN)?.name, "web");
+  services.setTokenOverlap(0);
+  assert.equal(services.findByToken(OLD_TOKEN), undefined);
+  assert.equal(services.findByToken(NEW_TOKEN)?.name, "web");
+});
+
+test("ServiceRegistry overlap ends when another origin takes the name", () => {
+  const { clock, registry: services } = registry(600);
+  services.set(service("web", clock), OLD_TOKEN);
+  services.set({ ...service("web", clock), origin: "/etc/credproxy.d/web.yaml" }, NEW_TOKEN);
+  assert.equal(services.findByToken(OLD_TOKEN), undefined);
+  assert.equal(services.overlapHolder(OLD_TOKEN), undefined);
+});
+
+test("ServiceRegistry.overlapHolder() names the service of a replaced token", () => {
+  const { clock, registry: services } = registry(600);
+  services.set(service("web", clock), OLD_TOKEN);
+  services.set(service("web", clock), NEW_TOKEN);
+  assert.deepEqual(services.overlapHolder(OLD_TOKEN), { name: "web", origin: "config" });
+  assert.equal(services.overlapHolder(NEW_TOKEN), undefined);
+});

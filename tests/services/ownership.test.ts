@@ -30,6 +30,20 @@ test("resolveOwnership() never lets a file replace a static service", () => {
   ]);
 });
 
+test("resolveOwnership() refuses a token still in overlap", () => {
+  const replaced = tokenFor("replaced");
+  const ownership = resolveOwnership({
+    staticServices: { web: service(tokenFor("web")) },
+    files: filesOf([["/d/a.yaml", { thief: service(replaced) }]]),
+    previousOrigins: new Map(),
+    overlapHolder: (token) => (token === replaced ? { name: "web", origin: CONFIG_ORIGIN } : undefined),
+  });
+  assert.deepEqual(origins(ownership), { web: CONFIG_ORIGIN });
+  assert.deepEqual(ownership.rejections, [
+    { service: "thief", file: "/d/a.yaml", conflict: "token", heldBy: CONFIG_ORIGIN, heldByService: "web" },
+  ]);
+});
+
 test("resolveOwnership() refuses a static service's token in a file", () => {
   const ownership = resolveOwnership({
     staticServices: { web: service(tokenFor("web")) },

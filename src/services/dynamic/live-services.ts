@@ -37,6 +37,8 @@ interface DynamicFile {
   state: FileState;
   /** Services of the last version that loaded; kept while a later version fails. */
   services?: Record<string, ServiceConfig>;
+  /** True while the file's current version fails to load. */
+  failing?: boolean;
 }
 
 /**
@@ -179,6 +181,7 @@ export class LiveServices {
     try {
       const loaded = parseServiceFile(text, path, this.#config, { env: this.#options.context?.env });
       file.services = loaded.services;
+      file.failing = false;
       for (const warning of loaded.warnings) this.#logger.warn("{file}: {warning}", { file: path, warning });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -187,6 +190,7 @@ export class LiveServices {
   }
 
   #reportFailure(path: string, file: DynamicFile, problems: readonly { path: string; message: string }[]): void {
+    file.failing = true;
     this.#options.metrics?.observeDynamicReloadFailure();
     const kept = Object.keys(file.services ?? {});
     this.#logger.error(
@@ -204,10 +208,12 @@ export class LiveServices {
     const files = new Map<string, Record<string, ServiceConfig>>();
     for (const [path, file] of this.#files) if (file.services) files.set(path, file.services);
 
+    const registry = this.#options.registry;
     const ownership = resolveOwnership({
       staticServices: this.#config.services,
       files,
       previousOrigins: this.origins(),
+      overlapHolder: (token) => registry.overlapHolder(token),
     });
     const rejections = new Set<string>();
     for (const rejection of ownership.rejections) {
@@ -219,7 +225,10 @@ export class LiveServices {
     }
     this.#rejections = rejections;
 
-    const result = await this.#sync.apply(ownership.services, this.#config, { waitForWarm });
+    // A file that fails to load under the current config keeps its services exactly as they
+    // run: rebuilding them under settings the file does not satisfy would break them.
+    const frozenOrigins = new Set([...this.#files].filter(([, file]) => file.failing).map(([path]) => path));
+    const result = await this.#sync.apply(ownership.services, this.#config, { waitForWarm, frozenOrigins });
     if (result.added.length + result.updated.length + result.removed.length > 0) {
       this.#logger.info("Services changed: {added} added, {updated} updated, {removed} removed; serving {count}", {
         added: result.added.join(", ") || "none",

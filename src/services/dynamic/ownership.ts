@@ -37,6 +37,11 @@ export interface OwnershipInput {
   files: ReadonlyMap<string, Record<string, ServiceConfig>>;
   /** Origin that served each service before, so a holder keeps its name and token. */
   previousOrigins: ReadonlyMap<string, string>;
+  /**
+   * Returns the service whose replaced token this is while its overlap lasts. Such a token
+   * still reaches that service's clients, so no other service may take it.
+   */
+  overlapHolder?: (token: string) => { name: string; origin: string } | undefined;
 }
 
 /** Result of {@linkcode resolveOwnership}. */
@@ -81,6 +86,11 @@ export function resolveOwnership(input: OwnershipInput): Ownership {
     const sameToken = tokenHolders.get(claim.config.auth_token);
     if (sameToken) {
       rejections.push({ service: claim.name, file: claim.origin, conflict: "token", heldBy: sameToken.origin, heldByService: sameToken.name });
+      continue;
+    }
+    const overlap = input.overlapHolder?.(claim.config.auth_token);
+    if (overlap && overlap.name !== claim.name) {
+      rejections.push({ service: claim.name, file: claim.origin, conflict: "token", heldBy: overlap.origin, heldByService: overlap.name });
       continue;
     }
     services.set(claim.name, claim);

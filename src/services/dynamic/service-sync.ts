@@ -47,7 +47,11 @@ export class ServiceSync {
    * Makes the registry serve exactly `desired`; callers must not run two applies at once.
    * With `waitForWarm: false`, new services go in at once and warm in the background.
    */
-  async apply(desired: ReadonlyMap<string, ServiceClaim>, config: Config, options: { waitForWarm?: boolean } = {}): Promise<SyncResult> {
+  async apply(
+    desired: ReadonlyMap<string, ServiceClaim>,
+    config: Config,
+    options: { waitForWarm?: boolean; frozenOrigins?: ReadonlySet<string> } = {},
+  ): Promise<SyncResult> {
     const { registry } = this.#options;
     const result: SyncResult = { added: [], updated: [], removed: [] };
 
@@ -63,6 +67,7 @@ export class ServiceSync {
     for (const claim of desired.values()) {
       const fingerprint = fingerprintOf(claim, config);
       const running = registry.get(claim.name);
+      if (running && running.origin === claim.origin && options.frozenOrigins?.has(claim.origin)) continue;
       if (running && this.#fingerprints.get(claim.name) === fingerprint) {
         // A new token alone keeps the broker and its cached credentials: the registry
         // swaps the token and lets the old one work for the overlap.

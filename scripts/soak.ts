@@ -17,10 +17,29 @@ import { stringify } from "yaml";
 import { CredProxyProcess, sourceTarget, tempDir } from "../tests/support/credproxy-process.ts";
 import { FakeSts } from "../tests/support/fake-sts.ts";
 
-const { values } = parseArgs({
-  args: process.argv.slice(2),
-  options: { duration: { type: "string", default: "180" }, clients: { type: "string", default: "6" } },
-});
+const USAGE = `Usage: scripts/soak [deno|bun] [--duration SECONDS] [--clients N]
+
+Runs a real CredProxy against the fake STS on loopback while STS slows, fails and recovers,
+services come and go and the config is reloaded; prints what clients saw and exits 1 when
+any client saw an error.
+
+  --duration SECONDS  length of the run, 30 to 1800 (default 180)
+  --clients N         concurrent clients, 1 to 64 (default 6)`;
+
+let values;
+try {
+  ({ values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { duration: { type: "string", default: "180" }, clients: { type: "string", default: "6" }, help: { type: "boolean", short: "h" } },
+  }));
+} catch (error) {
+  console.error(`soak: ${(error as Error).message.split(". ")[0]}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const durationMs = Number(values.duration) * 1000;
 const clientCount = Number(values.clients);
 if (!(durationMs >= 30_000 && durationMs <= 1_800_000) || !(clientCount >= 1 && clientCount <= 64)) {
@@ -32,11 +51,13 @@ const SOURCE = { accessKeyId: "AKIASOAKSOURCE000001", secretAccessKey: "soak-sou
 const STEADY = ["web", "api", "batch"];
 const tokenOf = (name: string, generation = 0) => `soak-${name}-token-${generation}-0123456789abcdef`;
 
-// STS hands out 300 s credentials whatever is asked, so refreshes happen during the run:
-// with a 60 s buffer, each service refreshes about every two minutes.
+// STS hands out short credentials whatever is asked, sized so that the first refresh (half
+// way to the 60 s buffer) falls inside the fault phases below, at about 30% of the run, and
+// the cached credentials stay above the buffer until after STS has recovered (60% of it).
+const lifetimeSeconds = Math.round(0.6 * durationMs / 1000) + 60;
 const sts = await FakeSts.start();
 sts.addIdentity(SOURCE);
-sts.setDurationOverride(300);
+sts.setDurationOverride(lifetimeSeconds);
 
 const directory = tempDir("credproxy-soak-");
 const servicesDirectory = join(directory, "services.d");
@@ -104,8 +125,7 @@ async function client(index: number): Promise<void> {
       // The rotating service through its first token: it keeps working within the overlap.
       const old = await getCredentials(tokenOf("rotating", 0));
       if (old.status === 200) stats.oldTokenServed++;
-      // NOTE: a reload that changes only a token still builds the service a new broker, so
-      // its cached credentials are dropped. During an STS outage this shows up here.
+      // A token-only reload keeps the broker, so this is served from cache even during an outage.
       else countError(`rotating (first token) ${old.status} ${old.code ?? ""}`.trim());
     }
     if (round % 5 === 0 && live.size > 0) {
@@ -124,17 +144,17 @@ const phases: [number, string, () => void][] = [
   [0.15, "STS slow (3 s stalls, 2 s timeout)", () => sts.stall(3000)],
   [0.30, "STS failing with 503", () => {
     sts.reset();
-    sts.setDurationOverride(300);
+    sts.setDurationOverride(lifetimeSeconds);
     sts.fail();
   }],
   [0.42, "STS throttling", () => {
     sts.reset();
-    sts.setDurationOverride(300);
+    sts.setDurationOverride(lifetimeSeconds);
     sts.throttle();
   }],
   [0.52, "STS recovered", () => {
     sts.reset();
-    sts.setDurationOverride(300);
+    sts.setDurationOverride(lifetimeSeconds);
   }],
 ];
 

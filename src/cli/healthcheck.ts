@@ -7,14 +7,14 @@
 import type { CliIo } from "./main.ts";
 
 /**
- * Requests `url` and returns 0 when it answers 200 with `{"status": "ok"}`, 1 otherwise.
+ * Requests `url` and returns 0 when the response is 200 with `{"status": "ok"}`, 1 otherwise.
  */
 export async function runHealthcheck(url: string, timeoutMs: number, io: Pick<CliIo, "stdout" | "stderr">): Promise<number> {
   let response: Response;
   try {
     response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
   } catch (error) {
-    const reason = (error as Error)?.name === "TimeoutError" ? `no answer within ${timeoutMs / 1000} s` : (error as Error).message;
+    const reason = (error as Error)?.name === "TimeoutError" ? `no response within ${timeoutMs / 1000} s` : (error as Error).message;
     io.stderr(`Unhealthy: cannot reach ${url}: ${reason}\n`);
     return 1;
   }
@@ -30,6 +30,6 @@ export async function runHealthcheck(url: string, timeoutMs: number, io: Pick<Cl
     io.stdout(`Healthy: ${url}\n`);
     return 0;
   }
-  io.stderr(`Unhealthy: ${url} answered ${response.status}${typeof status === "string" ? ` with status "${status}"` : ""}\n`);
+  io.stderr(`Unhealthy: ${url} responded with ${response.status}${typeof status === "string" ? ` with status "${status}"` : ""}\n`);
   return 1;
 }

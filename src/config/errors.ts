@@ -8,7 +8,7 @@
 export interface ConfigProblem {
   /** Dotted path such as `services.web.assumed_role.RoleArn`, or "" for the whole document. */
   path: string;
-  /** What is wrong and what is expected. Never contains the offending value. */
+  /** Description of the problem and the expected value. Never contains the offending value. */
   message: string;
 }
 

@@ -17,7 +17,7 @@ export const MAX_REFERENCE_DEPTH = 5;
 
 const REFERENCE = /\$\{(fromEnv|fromFile):([^}]*)\}/g;
 
-/** Where references are looked up; tests pass their own. */
+/** Sources that references are looked up in; tests pass their own. */
 export interface ReferenceSources {
   env: (name: string) => string | undefined;
   readFile: (path: string) => string;

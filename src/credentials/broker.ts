@@ -20,8 +20,8 @@ export interface Clock {
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(callback, ms) {
-    // setTimeout cannot wait longer than 2^31 - 1 ms; a longer wait fires early, and the
-    // broker then re-checks the clock and sets a new timer.
+    // setTimeout cannot wait longer than 2^31 - 1 ms. A longer wait fires early, so the
+    // broker re-checks the clock and sets a new timer.
     const timer = setTimeout(callback, Math.min(Math.max(ms, 0), 2 ** 31 - 1));
     (timer as { unref?: () => void }).unref?.();
     return () => clearTimeout(timer);
@@ -52,15 +52,15 @@ export interface BrokerOptions {
   onFetch?: (event: FetchEvent) => void;
 }
 
-/** What happened in one fetch. */
+/** Outcome of one fetch. */
 export type FetchEvent =
   | { service: string; outcome: "success"; durationMs: number; expiration: Date; reason: FetchReason }
   | { service: string; outcome: "failure"; durationMs: number; error: CredentialsError; reason: FetchReason; retryInMs: number };
 
-/** Why a fetch started. */
+/** Reason a fetch started. */
 export type FetchReason = "start" | "refresh" | "request" | "retry";
 
-/** Where a served credential came from, for request logs and metrics. */
+/** Source of a served credential (cache or fetch), for request logs and metrics. */
 export type CacheOutcome = "hit" | "fetched";
 
 /** Result of {@linkcode CredentialBroker.get}. */
@@ -134,7 +134,7 @@ export class CredentialBroker {
   /**
    * Returns credentials with more than the refresh buffer left.
    *
-   * @throws {CredentialsError} when none can be obtained; its code says why.
+   * @throws {CredentialsError} when none can be obtained; its code gives the reason.
    */
   async get(): Promise<BrokerResult> {
     if (this.#stopped) throw new CredentialsError("ServiceRemoved", `Service "${this.service}" was removed`, { permanent: true });

@@ -56,7 +56,7 @@ export interface RunningCredProxy {
 /**
  * Builds every configured service, fetches their credentials and starts the API listener.
  *
- * A service whose first fetch fails does not stop start-up: it answers 503 and keeps
+ * A service whose first fetch fails does not stop start-up. It returns 503 and keeps
  * retrying, while the other services are served.
  */
 export async function startCredProxy(options: StartOptions): Promise<RunningCredProxy> {

@@ -20,6 +20,7 @@ import { setupLogging } from "../../src/observability/logging.ts";
 import { SecretRedactor } from "../../src/observability/redactor.ts";
 import { listen, onSignal } from "../../src/runtime/runtime.ts";
 import { createApp } from "../../src/server/app.ts";
+import { useConnectionGuard } from "../../src/server/server.ts";
 import { buildService } from "../../src/services/build.ts";
 import { ServiceRegistry } from "../../src/services/registry.ts";
 
@@ -40,7 +41,11 @@ for (const [name, serviceConfig] of Object.entries(config.services)) {
   registry.set(buildService(name, serviceConfig, { config, redactor, env: process.env }), serviceConfig.auth_token);
 }
 const app = createApp({ registry });
-const listener = await listen({ hostname: "127.0.0.1", port: Number(values.port) }, (request, info) => app.fetch(request, info));
+// As credproxy serve does on a loopback address (server.connection_guard: auto): no guard.
+const listener = await listen(
+  { hostname: "127.0.0.1", port: Number(values.port), guard: useConnectionGuard("auto", "127.0.0.1") },
+  (request, info) => app.fetch(request, info),
+);
 
 const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
 onSignal("SIGTERM", stop);

@@ -30,6 +30,6 @@ export async function runHealthcheck(url: string, timeoutMs: number, io: Pick<Cl
     io.stdout(`Healthy: ${url}\n`);
     return 0;
   }
-  io.stderr(`Unhealthy: ${url} responded with ${response.status}${typeof status === "string" ? ` with status "${status}"` : ""}\n`);
+  io.stderr(`Unhealthy: ${url} returned ${response.status}${typeof status === "string" ? ` with status "${status}"` : ""}\n`);
   return 1;
 }

@@ -90,7 +90,7 @@ for (const target of launchTargets()) {
       const after = await runCredProxyIn(pair.b, target, ["healthcheck", "--url", "http://169.254.170.2/health"]);
 
       assert.equal(before.code, 1);
-      assert.match(before.stderr, /answered 503 with status "starting"/);
+      assert.match(before.stderr, /returned 503 with status "starting"/);
       assert.deepEqual(beforeBody, { status: 503, body: { status: "starting", mode: "upstream" } });
       assert.equal(after.code, 0, after.stderr);
     } finally {

@@ -52,8 +52,13 @@ export function runReload(pidFile: string | undefined, io: Pick<CliIo, "stdout" 
     return 1;
   }
 
-  // NOTE: the process is not checked to be CredProxy. serve removes its pid file when it
-  // stops, but after a crash the ID may have been reused by an unrelated process.
+  // serve removes its pid file when it stops, but after a crash the ID may have been reused
+  // by an unrelated process, which SIGHUP would likely kill. Where /proc exists, check.
+  const commandLine = readCommandLine(pid);
+  if (commandLine !== undefined && !/credproxy|mod\.ts/i.test(commandLine)) {
+    io.stderr(`credproxy: Cannot reload: process ${pid} from "${pidFile}" is not CredProxy; the pid file is stale\n`);
+    return 1;
+  }
   try {
     process.kill(pid, "SIGHUP");
   } catch (error) {
@@ -68,4 +73,13 @@ export function runReload(pidFile: string | undefined, io: Pick<CliIo, "stdout" 
   }
   io.stdout(`Sent SIGHUP to CredProxy (process ${pid}); its log reports whether the config was reloaded\n`);
   return 0;
+}
+
+/** Returns a process's command line from /proc, or undefined where it cannot be read. */
+function readCommandLine(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+  } catch {
+    return undefined;
+  }
 }

@@ -37,12 +37,15 @@ export class ConfigReloader {
   readonly #options: ConfigReloaderOptions;
   readonly #logger = getLogger(["credproxy", "config"]);
   #current: Config;
+  /** The config the process started with: restart-only sections stay as they were in it. */
+  readonly #started: Config;
   #running?: Promise<boolean>;
   #pending?: Promise<boolean>;
 
   constructor(options: ConfigReloaderOptions) {
     this.#options = options;
     this.#current = options.current;
+    this.#started = options.current;
   }
 
   /** The config running now. */
@@ -83,7 +86,9 @@ export class ConfigReloader {
       return false;
     }
 
-    for (const section of restartOnlyChanges(this.#current, config)) {
+    // Compared with the start-up config, not the last reload: a section changed and then
+    // changed back is what runs, and needs no restart.
+    for (const section of restartOnlyChanges(this.#started, config)) {
       this.#logger.warn("The {section} section of {file} changed; the change takes effect after a restart", { section, file: path });
     }
     try {

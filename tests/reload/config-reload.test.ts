@@ -8,6 +8,7 @@ import { ConfigReloader, restartOnlyChanges } from "../../src/config/reload.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { startCredProxy } from "../../src/server/server.ts";
 import { localService, makeDir, removeDir, tokenFor } from "../services/dynamic-fixture.ts";
+import { withCapturedLogs } from "../support/log-capture.ts";
 
 function configOf(document: Record<string, unknown>): Config {
   return validateDocument({ server: { port: 0 }, ...document }, "test.yaml", { env: {} }).config;
@@ -181,4 +182,24 @@ test("RunningCredProxy.reload() switches the watched directories", async () => {
     removeDir(oldDir);
     removeDir(newDir);
   }
+});
+
+test("ConfigReloader.reload() warns of restart-only changes against the start-up config", async () => {
+  const dir = makeDir();
+  const path = join(dir, "credproxy.yaml");
+  const write = (port: number) => writeFileSync(path, stringify({ server: { port }, services: { app: localService(tokenFor("app")) } }));
+  write(1338);
+  const warnings: string[] = [];
+  await withCapturedLogs("restart-only warnings", [], async (capture) => {
+    const reloader = new ConfigReloader({ path, env: {}, current: loadConfigFile(path, { env: {} }).config, apply: () => Promise.resolve() });
+    write(1339);
+    assert.equal(await reloader.reload(), true);
+    warnings.push(...capture.lines.filter((line) => line.includes("takes effect after a restart")));
+    write(1338);
+    assert.equal(await reloader.reload(), true);
+    // Back to what runs: no second warning.
+    assert.equal(capture.lines.filter((line) => line.includes("takes effect after a restart")).length, 1);
+  });
+  assert.equal(warnings.length, 1);
+  removeDir(dir);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -120,4 +121,19 @@ test("credproxy reload reports a stale pid file", async () => {
     code: 1,
     stderr: `credproxy: Cannot reload: no process has ID 4194300; the pid file "${pidFile}" is stale\n`,
   });
+});
+
+test("credproxy reload refuses a pid that is not CredProxy", async () => {
+  const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    const pidFile = join(tempDir(), "reused.pid");
+    writeFileSync(pidFile, `${sleeper.pid}\n`);
+    const result = await runCli(["reload", "--pid-file", pidFile]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, `credproxy: Cannot reload: process ${sleeper.pid} from "${pidFile}" is not CredProxy; the pid file is stale\n`);
+    assert.equal(sleeper.exitCode, null);
+    assert.equal(sleeper.signalCode, null);
+  } finally {
+    sleeper.kill("SIGKILL");
+  }
 });

@@ -139,15 +139,23 @@ async function client(index: number): Promise<void> {
   }
 }
 
+/** When STS stalled: calls then were answered only after CredProxy's 2 s timeout. */
+const slowPhase = { from: Infinity, to: Infinity };
+
 // The fault schedule, as fractions of the run.
 const phases: [number, string, () => void][] = [
-  [0.15, "STS slow (3 s stalls, 2 s timeout)", () => sts.stall(3000)],
-  [0.30, "STS failing with 503", () => {
+  // The first refresh comes at about 30% of the run, inside the slow phase.
+  [0.2, "STS slow (3 s stalls, 2 s timeout)", () => {
+    slowPhase.from = Date.now();
+    sts.stall(3000);
+  }],
+  [0.36, "STS failing with 503", () => {
+    slowPhase.to = Date.now();
     sts.reset();
     sts.setDurationOverride(lifetimeSeconds);
     sts.fail();
   }],
-  [0.42, "STS throttling", () => {
+  [0.45, "STS throttling", () => {
     sts.reset();
     sts.setDurationOverride(lifetimeSeconds);
     sts.throttle();
@@ -198,7 +206,11 @@ await Promise.all([...Array.from({ length: clientCount }, (_, index) => client(i
 const rssEnd = rssOf(pid);
 const stsOutcomes = new Map<string, number>();
 for (const call of sts.calls) {
-  const key = `${call.action} ${call.errorCode ?? (call.status === 0 ? "cut off" : "ok")}`;
+  const at = call.at.getTime();
+  const stalled = at >= slowPhase.from && at < slowPhase.to;
+  // A stalled call is answered after CredProxy gave up on it, by whatever switch is on by then.
+  const outcome = stalled ? "stalled past the timeout" : call.errorCode ?? (call.status === 0 ? "cut off" : "ok");
+  const key = `${call.action} ${outcome}`;
   stsOutcomes.set(key, (stsOutcomes.get(key) ?? 0) + 1);
 }
 await proxy.stop();

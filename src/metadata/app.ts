@@ -52,7 +52,6 @@ export function createMetadataApp(options: MetadataAppOptions): Hono<Env> {
   const logHealthChecks = options.logHealthChecks ?? false;
   const allowedHosts = acceptedHostValues(options.listen);
   const servedAddresses = new Set(options.listen.map((address) => addressKey(address.host)));
-  const credentialPaths = new Set([CREDENTIALS_PATH, ...forwarder.credentialPaths]);
   const logger = getLogger(["credproxy", "metadata", "http"]);
   const app = new Hono<Env>();
 
@@ -98,7 +97,8 @@ export function createMetadataApp(options: MetadataAppOptions): Hono<Env> {
 
   app.all("*", async function route(c) {
     const path = new URL(c.req.url).pathname;
-    const isCredentials = credentialPaths.has(path);
+    // Read per request: the in-process forwarder's paths follow the services it serves.
+    const isCredentials = path === CREDENTIALS_PATH || forwarder.credentialPaths.includes(path);
     if (!isCredentials && path !== HEALTH_PATH) {
       return c.json(errorBody("NotFound", "No such route; credentials are served at /v1/credentials"), 404);
     }

@@ -55,24 +55,34 @@ export interface MetadataForwarder {
  */
 export function createInProcessForwarder(
   registry: ServiceRegistry,
-  servicePaths: Readonly<Record<string, readonly string[] | undefined>> = {},
+  servicePaths?: Readonly<Record<string, readonly string[] | undefined>>,
 ): MetadataForwarder {
-  const servicesByPath = new Map<string, Set<string>>();
-  for (const [service, paths] of Object.entries(servicePaths)) {
-    for (const path of paths ?? []) {
-      if (path === CREDENTIALS_PATH) continue;
-      const services = servicesByPath.get(path) ?? new Set<string>();
-      services.add(service);
-      servicesByPath.set(path, services);
+  // Without fixed paths, each service's own paths are read from the registry on every
+  // request, so services that dynamic files or a reload add are served on theirs at once.
+  const currentServicesByPath = (): Map<string, Set<string>> => {
+    const entries = servicePaths
+      ? Object.entries(servicePaths)
+      : registry.list().map((service) => [service.name, service.metadataPaths] as const);
+    const servicesByPath = new Map<string, Set<string>>();
+    for (const [service, paths] of entries) {
+      for (const path of paths ?? []) {
+        if (path === CREDENTIALS_PATH) continue;
+        const services = servicesByPath.get(path) ?? new Set<string>();
+        services.add(service);
+        servicesByPath.set(path, services);
+      }
     }
-  }
+    return servicesByPath;
+  };
 
   return {
     mode: "in-process",
-    credentialPaths: [...servicesByPath.keys()],
+    get credentialPaths() {
+      return [...currentServicesByPath().keys()];
+    },
     async credentials(request) {
       const outcome = await resolveCredentials(registry, request.authorization);
-      const allowed = servicesByPath.get(request.path);
+      const allowed = currentServicesByPath().get(request.path);
       if (allowed && outcome.service !== undefined && !allowed.has(outcome.service)) {
         return {
           status: 401,

@@ -11,20 +11,14 @@ import { createInProcessForwarder } from "./forwarder.ts";
 
 /**
  * Starts the metadata endpoint on the addresses of `config.metadata`, serving credentials
- * from `registry` directly.
- *
- * NOTE: `metadata_paths` are read from `config.services` at start; services added later
- * (dynamic service files) are served on `/v1/credentials` only.
+ * from `registry` directly, on `/v1/credentials` and each service's `metadata_paths`.
  */
 export async function startInProcessMetadataEndpoint(
   config: Config,
   registry: ServiceRegistry,
 ): Promise<RunningMetadataEndpoint> {
-  const servicePaths = Object.fromEntries(
-    Object.entries(config.services).map(([name, service]) => [name, service.metadata_paths]),
-  );
   return await startMetadataEndpoint({
-    forwarder: createInProcessForwarder(registry, servicePaths),
+    forwarder: createInProcessForwarder(registry),
     listen: config.metadata.listen,
     addAddresses: config.metadata.add_addresses,
     allowNonLoopbackPeers: config.metadata.allow_non_loopback_peers,

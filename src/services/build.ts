@@ -114,5 +114,5 @@ export function buildService(name: string, serviceConfig: ServiceConfig, context
       context.onFetch?.(event);
     },
   });
-  return { name, origin, broker };
+  return { name, origin, broker, metadataPaths: serviceConfig.metadata_paths };
 }

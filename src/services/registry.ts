@@ -14,6 +14,8 @@ export interface Service {
   /** Where this service was defined: `config` or a dynamic file's path. */
   readonly origin: string;
   readonly broker: CredentialBroker;
+  /** Extra paths the metadata endpoint serves this service on, besides `/v1/credentials`. */
+  readonly metadataPaths?: readonly string[];
 }
 
 interface Entry {

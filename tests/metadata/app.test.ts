@@ -36,7 +36,7 @@ async function inProcessApp(options: { allowNonLoopbackPeers?: boolean } = {}) {
     registry.set(buildService(name, service, { config, env: {} }), service.auth_token);
   }
   await Promise.all(registry.list().map((service) => service.broker.start()));
-  const forwarder = createInProcessForwarder(registry, { web: config.services.web.metadata_paths });
+  const forwarder = createInProcessForwarder(registry);
   const app = createMetadataApp({ forwarder, listen: LISTEN, ...options });
   return { app, close: () => registry.clear() };
 }
@@ -185,5 +185,29 @@ test("metadata app /health reports the in-process mode", async () => {
     assert.deepEqual(await response.json(), { status: "ok", mode: "in-process", services: 2 });
   } finally {
     close();
+  }
+});
+
+test("in-process endpoint serves paths of services added later", async () => {
+  const text = `services:\n  late:\n    auth_token: late-token-0123456789abcdef\n    source_credentials: {local: {}}\n    metadata_paths: [/creds/late]\n`;
+  const { config } = parseConfigText(text, "late.yaml", { env: {} });
+  const registry = new ServiceRegistry();
+  const app = createMetadataApp({ forwarder: createInProcessForwarder(registry), listen: LISTEN });
+  try {
+    const before = await get(app, "http://169.254.170.2/creds/late", { authorization: "late-token-0123456789abcdef" });
+    assert.equal(before.status, 404);
+
+    const late = buildService("late", config.services.late, { config, env: {} }, "/etc/credproxy.d/late.yaml");
+    await late.broker.start();
+    registry.set(late, "late-token-0123456789abcdef");
+    const after = await get(app, "http://169.254.170.2/creds/late", { authorization: "late-token-0123456789abcdef" });
+    assert.equal(after.status, 200);
+    assert.equal((await after.json()).AccountId, "000000000000");
+
+    registry.delete("late");
+    const removed = await get(app, "http://169.254.170.2/creds/late", { authorization: "late-token-0123456789abcdef" });
+    assert.equal(removed.status, 404);
+  } finally {
+    registry.clear();
   }
 });

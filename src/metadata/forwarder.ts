@@ -57,9 +57,16 @@ export function createInProcessForwarder(
   registry: ServiceRegistry,
   servicePaths?: Readonly<Record<string, readonly string[] | undefined>>,
 ): MetadataForwarder {
-  // Without fixed paths, each service's own paths are read from the registry on every
-  // request, so services that dynamic files or a reload add are served on theirs at once.
-  const currentServicesByPath = (): Map<string, Set<string>> => {
+  // Without fixed paths, each service's own paths come from the registry, rebuilt when the
+  // registry changes, so services that dynamic files or a reload add are served on theirs.
+  let cached: { version: number; servicesByPath: Map<string, Set<string>>; paths: string[] } | undefined;
+  const current = () => {
+    if (cached && (servicePaths || cached.version === registry.version)) return cached;
+    const servicesByPath = buildServicesByPath();
+    cached = { version: registry.version, servicesByPath, paths: [...servicesByPath.keys()] };
+    return cached;
+  };
+  const buildServicesByPath = (): Map<string, Set<string>> => {
     const entries = servicePaths
       ? Object.entries(servicePaths)
       : registry.list().map((service) => [service.name, service.metadataPaths] as const);
@@ -78,11 +85,11 @@ export function createInProcessForwarder(
   return {
     mode: "in-process",
     get credentialPaths() {
-      return [...currentServicesByPath().keys()];
+      return current().paths;
     },
     async credentials(request) {
       const outcome = await resolveCredentials(registry, request.authorization);
-      const allowed = currentServicesByPath().get(request.path);
+      const allowed = current().servicesByPath.get(request.path);
       if (allowed && outcome.service !== undefined && !allowed.has(outcome.service)) {
         return {
           status: 401,

@@ -60,6 +60,7 @@ export class ServiceRegistry {
   #byDigest = new Map<string, Entry>();
   #byName = new Map<string, Entry>();
   #retired = new Map<string, RetiredToken>();
+  #version = 0;
   #overlapMs: number;
   #now: () => number;
 
@@ -100,6 +101,7 @@ export class ServiceRegistry {
     const entry = { service, digest };
     this.#byDigest.set(key, entry);
     this.#byName.set(service.name, entry);
+    this.#version++;
   }
 
   /** Removes a service by name, with any of its tokens in overlap, and stops its broker; returns whether it existed. */
@@ -173,6 +175,11 @@ export class ServiceRegistry {
     return entry !== undefined && timingSafeEqual(entry.digest, digest) && entry.service.name !== exceptName;
   }
 
+  /** Counter that changes whenever a service is added, replaced or removed, for caches derived from the services. */
+  get version(): number {
+    return this.#version;
+  }
+
   /** Every service, in insertion order. */
   list(): Service[] {
     return [...this.#byName.values()].map((entry) => entry.service);
@@ -200,6 +207,7 @@ export class ServiceRegistry {
     if (!entry) return false;
     this.#byName.delete(name);
     this.#byDigest.delete(entry.digest.toString("base64"));
+    this.#version++;
     if (stopBroker) entry.service.broker.stop();
     return true;
   }

@@ -51,9 +51,9 @@ const SOURCE = { accessKeyId: "AKIASOAKSOURCE000001", secretAccessKey: "soak-sou
 const STEADY = ["web", "api", "batch"];
 const tokenOf = (name: string, generation = 0) => `soak-${name}-token-${generation}-0123456789abcdef`;
 
-// STS hands out short credentials whatever is asked, sized so that the first refresh (half
-// way to the 60 s buffer) falls inside the fault phases below, at about 30% of the run, and
-// the cached credentials stay above the buffer until after STS has recovered (60% of it).
+// STS hands out short credentials whatever DurationSeconds requests. Their lifetime puts the
+// first refresh (half way to the 60 s buffer) inside the fault phases below, at about 30% of
+// the run. The cached credentials stay above the buffer until after STS recovers, at 60%.
 const lifetimeSeconds = Math.round(0.6 * durationMs / 1000) + 60;
 const sts = await FakeSts.start();
 sts.addIdentity(SOURCE);
@@ -139,7 +139,7 @@ async function client(index: number): Promise<void> {
   }
 }
 
-/** When STS stalled: calls then were answered only after CredProxy's 2 s timeout. */
+/** Time span of the slow phase: STS responded to calls then only after CredProxy's 2 s timeout. */
 const slowPhase = { from: Infinity, to: Infinity };
 
 // The fault schedule, as fractions of the run.
@@ -208,7 +208,7 @@ const stsOutcomes = new Map<string, number>();
 for (const call of sts.calls) {
   const at = call.at.getTime();
   const stalled = at >= slowPhase.from && at < slowPhase.to;
-  // A stalled call is answered after CredProxy gave up on it, by whatever switch is on by then.
+  // STS responds to a stalled call after CredProxy gave up on it, by whatever switch is on by then.
   const outcome = stalled ? "stalled past the timeout" : call.errorCode ?? (call.status === 0 ? "cut off" : "ok");
   const key = `${call.action} ${outcome}`;
   stsOutcomes.set(key, (stsOutcomes.get(key) ?? 0) + 1);

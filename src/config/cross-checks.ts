@@ -14,7 +14,7 @@ export const MIN_REFRESH_WINDOW_SECONDS = 120;
 
 /**
  * Checks rules between fields: one source kind per service, unique tokens, durations that
- * leave room for refreshing, MFA that a server can answer.
+ * leave room for refreshing, MFA that a server can complete.
  *
  * Returns the problems found; pushes advice that does not stop loading onto `warnings`.
  */

@@ -25,7 +25,7 @@ export const DEFAULT_REFRESH_BUFFER_SECONDS = 1200;
 
 /**
  * A string field. YAML turns unquoted `012345670123` into a number and `true` into a
- * boolean; the message says how to keep the intended text instead of accepting a wrong value.
+ * boolean. The message explains how to keep the intended text, instead of accepting a wrong value.
  */
 function text(what: string) {
   return v.string((issue) =>
@@ -100,7 +100,7 @@ const localCredentials = v.strictObject({
   duration_seconds: v.optional(integerBetween(900, 129_600, "seconds"), 3600),
 });
 
-/** Where a service's source credentials come from, and how it reaches STS. */
+/** Source of a service's credentials, and the STS endpoint it signs its calls for. */
 export const SourceCredentialsSchema = v.strictObject({
   region: v.optional(region),
   sts_endpoint: v.optional(stsEndpoint),
@@ -171,7 +171,7 @@ const ServerSchema = v.strictObject({
   log_health_checks: v.optional(flag, false),
   // Slow clients: time allowed for a request's headers, after which the connection closes.
   header_timeout_seconds: v.optional(integerBetween(1, 300, "seconds"), 10),
-  // Open client connections at most; each one also holds two sockets inside CredProxy.
+  // Open client connections at most. Each one also uses two sockets inside CredProxy.
   max_connections: v.optional(integerBetween(1, 100_000, "connections"), 512),
   // Whether the connection guard that enforces the two limits above sits in front of the
   // API: "auto" puts it there when the API listens beyond loopback.

@@ -119,7 +119,7 @@ export function parseLoopbackArgs(argv: string[]): LoopbackArgs {
   };
 }
 
-/** Where the loopback command writes, and how it reaches the interface. */
+/** Output streams of the loopback command, and how it reaches the interface. */
 export interface LoopbackCommandIo {
   /** Receives results: status table, one line per address, dry-run commands. */
   stdout: (text: string) => void;
@@ -212,7 +212,7 @@ export function formatStatusTable(statuses: readonly AddressStatus[]): string[] 
 function formatChanges(result: LoopbackChangeResult<string>, device: string): string[] {
   const lines = result.commands.map((argv) => `would run: ${argv.join(" ")}`);
   if (result.dryRun) {
-    // In a dry run the commands say it all; list only the addresses that need none.
+    // In a dry run the printed commands describe the changes, so list only the addresses that need none.
     return [
       ...lines,
       ...result.addresses.filter((entry) => !entry.outcome.startsWith("would-")).map((entry) =>

@@ -35,7 +35,7 @@ export interface AppOptions {
 /** Values handlers leave for the request log. */
 type Variables = { service?: string; cache?: string; reason?: string; tokenFingerprint?: string };
 
-/** What the server passes with each request: the peer's IP address (empty when unknown). */
+/** Connection details the server passes with each request: the peer's IP address (empty when unknown). */
 export type Bindings = { remoteAddress?: string };
 
 /**
@@ -95,7 +95,7 @@ export function createApp(options: AppOptions): Hono<{ Variables: Variables; Bin
       // A fingerprint lets the log tie repeated failures to one token without showing any of it.
       if (authorization) c.set("tokenFingerprint", fingerprinter.fingerprint(authorization));
       if (authLimiter.recordFailure(peer)) {
-        requestLogger.warn("Peer {peer} made {burst} failed authentications; answering 429 until it slows down", {
+        requestLogger.warn("Peer {peer} made {burst} failed authentications; responding 429 until it slows down", {
           peer,
           burst: authLimiter.burst,
         });

@@ -14,7 +14,7 @@ import { describeSource } from "../credentials/source.ts";
 import type { SecretRedactor } from "../observability/redactor.ts";
 import type { Service } from "./registry.ts";
 
-/** What every service built from one configuration shares. */
+/** Context that every service built from one configuration shares. */
 export interface BuildContext {
   config: Config;
   clock?: Clock;

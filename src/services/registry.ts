@@ -7,11 +7,11 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { CredentialBroker } from "../credentials/broker.ts";
 
-/** A service as the HTTP layer sees it. */
+/** A service as the HTTP layer uses it. */
 export interface Service {
   /** Name from the config, used in logs, errors and metrics. */
   readonly name: string;
-  /** Where this service was defined: `config` or a dynamic file's path. */
+  /** Origin of this service's definition: `config` or a dynamic file's path. */
   readonly origin: string;
   readonly broker: CredentialBroker;
   /** Extra paths the metadata endpoint serves this service on, besides `/v1/credentials`. */
@@ -47,8 +47,8 @@ interface RetiredToken {
  * Maps tokens to services without keeping or comparing raw tokens.
  *
  * Each token is stored as an HMAC under a key made at start-up. A lookup hashes the
- * presented token and finds the entry by digest, so the time a lookup takes reveals nothing
- * about how much of a real token a guess matched (a timing attack); the final comparison is
+ * presented token and finds the entry by digest. So the time a lookup takes reveals nothing
+ * about how much of a real token a guess matched (a timing attack). The final comparison is
  * constant-time as well.
  *
  * When a service's token changes, the old one keeps selecting the service for the
@@ -167,7 +167,7 @@ export class ServiceRegistry {
 
   /**
    * Returns whether `token` is the current token of some service other than `exceptName`.
-   * Tokens in overlap do not count: a new service may take over a replaced token.
+   * Tokens in overlap do not count here; {@linkcode overlapHolder} reports them.
    */
   hasToken(token: string, exceptName?: string): boolean {
     const digest = this.#digest(token);
@@ -180,7 +180,7 @@ export class ServiceRegistry {
     return this.#version;
   }
 
-  /** Every service, in insertion order. */
+  /** Returns every service, in insertion order. */
   list(): Service[] {
     return [...this.#byName.values()].map((entry) => entry.service);
   }

@@ -202,7 +202,7 @@ export class CredProxyProcess {
     try {
       body = JSON.parse(text);
     } catch {
-      // Not JSON: the test sees the text.
+      // Not JSON: the test gets the text.
     }
     if (body && typeof body === "object") {
       for (const key of ["SecretAccessKey", "Token"]) if (typeof body[key] === "string") this.secrets.add(body[key]);

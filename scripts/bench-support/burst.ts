@@ -1,6 +1,6 @@
 /**
  * Measurement 4: a burst of concurrent requests on an empty cache, with the fake STS
- * answering AssumeRole after a delay.
+ * responding to AssumeRole after a delay.
  *
  * @module
  */
@@ -13,17 +13,17 @@ import { SOURCE_KEYS, WEB_TOKEN, writeStsConfig } from "./configs.ts";
 import type { Settings } from "./throughput.ts";
 import type { Target } from "./targets.ts";
 
-/** How the requests of one burst went. */
+/** Outcome of the requests of one burst. */
 export interface BurstRun {
-  /** From the first connection attempt to the last complete response, in milliseconds. */
+  /** Time from the first connection attempt to the last complete response, in milliseconds. */
   allAnsweredMs: number;
   /** Median time of one request, from its connection attempt to its complete response. */
   p50Ms: number;
   /** Responses with status 200 that carry the same AccessKeyId as the others. */
   ok: number;
-  /** Requests that failed: another status, a reset, a second AccessKeyId. */
+  /** Requests that failed with another status, a reset or a second AccessKeyId. */
   failed: number;
-  /** First failure, for the report. */
+  /** Description of the first failure, for the report. */
   firstFailure?: string;
 }
 
@@ -35,14 +35,14 @@ export interface BurstResult {
   /** AssumeRole calls the fake STS received during the cold burst. */
   stsCalls: number;
   cold: BurstRun;
-  /** The same burst again, now served from the cache, to show what the STS delay adds. */
+  /** Second burst, served from the cache, to show how much the STS delay adds. */
   warm: BurstRun;
 }
 
 /**
  * Starts `cold-serve.ts` (CredProxy with brokers not started) against a fake STS that
- * answers AssumeRole after `stallMs`, sends `requests` requests at once, each on its own
- * connection, then the same burst again.
+ * responds to AssumeRole after `stallMs`. Then sends `requests` requests at once, each on
+ * its own connection, and sends the same burst again.
  */
 export async function measureBurst(target: Target, settings: Settings, requests: number, stallMs: number): Promise<BurstResult> {
   const sts = await FakeSts.start();
@@ -102,7 +102,7 @@ function exchange(port: number, request: string): Promise<Answer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     const socket = connect({ host: "127.0.0.1", port }, () => socket.write(request));
-    socket.setTimeout(10_000, () => socket.destroy(new Error("no answer within 10 s")));
+    socket.setTimeout(10_000, () => socket.destroy(new Error("no response within 10 s")));
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));
     let settled = false;
     const finish = (error?: Error) => {
@@ -112,7 +112,7 @@ function exchange(port: number, request: string): Promise<Answer> {
       const text = Buffer.concat(chunks).toString("utf8");
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
       const accessKeyId = /"AccessKeyId":"([^"]+)"/.exec(text)?.[1];
-      // A complete response followed by a reset still counts: the server answered.
+      // A complete response followed by a reset still counts, because the server responded.
       if (status !== 0) resolve({ status, accessKeyId, ms });
       else resolve({ status, ms, error: error?.message ?? "connection closed without a response" });
     };

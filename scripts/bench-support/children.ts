@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import process from "node:process";
 
-/** A started child process and where its standard error goes. */
+/** Started child process, with the log file that receives its output. */
 export interface Child {
   readonly name: string;
   readonly process: ChildProcess;
@@ -23,7 +23,7 @@ export interface Child {
 
 /** Options of {@linkcode startChild}. */
 export interface StartChildOptions {
-  /** CPUs the child may run on, as `taskset -c` takes them (`0`, `0,1`); none pins nothing. */
+  /** CPUs the child may run on, in `taskset -c` syntax (`0`, `0,1`). Unset leaves it unpinned. */
   cpus?: string;
   /** File for standard output and standard error. @default /dev/null */
   logPath?: string;
@@ -33,8 +33,8 @@ export interface StartChildOptions {
 const running = new Set<Child>();
 
 /**
- * Starts `argv` in a process group of its own, so that stopping it also stops what it forks
- * (socat forks one process per connection).
+ * Starts `argv` in a process group of its own, so that stopping it also stops the processes it
+ * forks (socat forks one process per connection).
  */
 export function startChild(name: string, argv: string[], options: StartChildOptions = {}): Child {
   const command = options.cpus === undefined ? argv : ["taskset", "-c", options.cpus, ...argv];
@@ -61,7 +61,10 @@ export function startChild(name: string, argv: string[], options: StartChildOpti
   return entry;
 }
 
-/** Sends SIGTERM to the child's process group, then SIGKILL after `graceMs`, and waits for the exit. */
+/**
+ * Sends SIGTERM to the child's process group, then SIGKILL after `graceMs`, and waits for the
+ * exit.
+ */
 export async function stopChild(child: Child, graceMs = 3000): Promise<void> {
   if (!running.has(child)) return;
   signalGroup(child.pid, "SIGTERM");
@@ -72,12 +75,12 @@ export async function stopChild(child: Child, graceMs = 3000): Promise<void> {
   signalGroup(child.pid, "SIGKILL");
 }
 
-/** Stops every child still running; called on every way out of the benchmark. */
+/** Stops every child still running. Called when the benchmark ends, fails or is interrupted. */
 export async function stopAllChildren(): Promise<void> {
   await Promise.all([...running].map((child) => stopChild(child, 1000)));
 }
 
-/** Stops every child at once, without waiting: for a synchronous exit path. */
+/** Kills every child at once without waiting, for the synchronous `exit` handler. */
 export function killAllChildrenNow(): void {
   for (const child of running) signalGroup(child.pid, "SIGKILL");
 }
@@ -91,8 +94,8 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 /**
- * The environment of every child: no AWS settings of the caller, and no SDK that could reach
- * a real metadata service.
+ * Returns the environment of every child. It drops the caller's `AWS_*` and `CREDPROXY_*`
+ * variables and disables SDK lookups that could reach a real metadata service or config file.
  */
 export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
@@ -123,16 +126,16 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Polls `url` until it answers `status`, the child exits, or `timeoutMs` passes.
+ * Polls `url` until it returns `status`, the child exits, or `timeoutMs` passes.
  *
- * @throws naming the child, the URL and the last error, with the end of the child's log
+ * @throws an Error naming the child, the URL and the last error, with the end of the child's log
  */
 export async function waitForStatus(child: Child, url: string, options: { status?: number; timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<void> {
   const wanted = options.status ?? 200;
   const deadline = performance.now() + (options.timeoutMs ?? 30_000);
   let exitedWith: number | string | undefined;
   child.exited.then((code) => (exitedWith = code));
-  let last = "no answer";
+  let last = "no response";
   while (performance.now() < deadline) {
     if (exitedWith !== undefined) break;
     try {
@@ -145,11 +148,11 @@ export async function waitForStatus(child: Child, url: string, options: { status
     }
     await sleep(20);
   }
-  const why = exitedWith === undefined ? `did not answer ${wanted} within ${options.timeoutMs ?? 30_000} ms (${last})` : `exited with ${exitedWith}`;
+  const why = exitedWith === undefined ? `did not return ${wanted} within ${options.timeoutMs ?? 30_000} ms (${last})` : `exited with ${exitedWith}`;
   throw new Error(`${child.name} ${why} at ${url}; its log ends with:\n${logTail(child)}`);
 }
 
-/** The last lines of a child's log, for error messages. */
+/** Returns the last lines of a child's log, for error messages. */
 export function logTail(child: Child, lines = 15): string {
   if (child.logPath === "/dev/null") return "(not kept)";
   try {
@@ -159,7 +162,7 @@ export function logTail(child: Child, lines = 15): string {
   }
 }
 
-/** Resident set size of a process in MiB, from /proc; the runtimes' own threads included. */
+/** Reads a process's resident set size in MiB from /proc, the runtime's own threads included. */
 export function residentMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);

@@ -26,23 +26,23 @@ export const TARGETS = {
   /** 99th percentile latency of warm requests at 64 keep-alive connections, in milliseconds. */
   maxP99Ms: 5,
   p99Connections: 64,
-  /** Time from exec to the binary's first healthy answer, in milliseconds. */
+  /** Time from exec to the binary's first healthy `/health` response, in milliseconds. */
   maxBinaryHealthyMs: 150,
   /**
    * Resident size growth between the end of the warm-up and the end of the long run that
-   * still counts as noise, in MiB: garbage collectors grow and shrink heaps by a few MiB.
+   * still counts as noise, in MiB, because garbage collectors grow and shrink heaps by a few MiB.
    */
   maxGrowthMiB: 10,
 };
 
-/** A description of the machine, for the report's header. */
+/** Describes the machine (CPUs, memory, kernel) for the report's header. */
 export function describeMachine(): string {
   const model = cpus()[0]?.model?.trim() ?? "unknown CPU";
   const memoryGiB = totalmem() / 1024 ** 3;
   return `${cpus().length} CPUs (${model}), ${memoryGiB.toFixed(1)} GiB memory, Linux ${release()}`;
 }
 
-/** The 1-, 5- and 15-minute load averages, to show whether something else ran meanwhile. */
+/** Returns the 1-, 5- and 15-minute load averages, to show whether something else ran meanwhile. */
 export function loadAverage(): string {
   return loadavg().map((value) => value.toFixed(2)).join(", ");
 }
@@ -60,7 +60,7 @@ function withErrors(point: Point, text: string): string {
   return point.errors > 0 ? `${text} (${point.errors} errors)` : text;
 }
 
-/** Measurements 1 and 2: CredProxy against bare Hono. */
+/** Formats measurements 1 and 2 (CredProxy against bare Hono) as a Markdown table. */
 export function ceilingTable(points: Point[], pattern: Pattern): string[] {
   const lines = [
     "| runtime | connections | bare Hono req/s | bare Hono + listen() req/s | CredProxy req/s | share of ceiling | CredProxy p50 ms | CredProxy p99 ms | bare Hono p99 ms |",
@@ -80,7 +80,10 @@ export function ceilingTable(points: Point[], pattern: Pattern): string[] {
   return lines;
 }
 
-/** Measurement 3: socat, the sidecar and the in-process endpoint in front of CredProxy. */
+/**
+ * Formats measurement 3 (socat, the sidecar and the in-process endpoint in front of CredProxy)
+ * as a Markdown table.
+ */
 export function emulatorTable(points: Point[]): string[] {
   const lines = [
     "| runtime | connection | connections | socat req/s (p99 ms) | sidecar req/s (p99 ms) | sidecar / socat | in-process req/s (p99 ms) | in-process / socat |",
@@ -100,7 +103,7 @@ export function emulatorTable(points: Point[]): string[] {
   return lines;
 }
 
-/** Measurement 4. */
+/** Formats measurement 4 (cold burst) as a Markdown table. */
 export function burstTable(bursts: BurstResult[]): string[] {
   const lines = [
     "| runtime | requests | STS delay ms | AssumeRole calls | cold: all answered ms | cold: median ms | cold: failed | warm: all answered ms |",
@@ -121,7 +124,7 @@ function withFailures(value: number, failed: number): string {
   return failed > 0 ? `${ms(value)} (${failed} failed)` : ms(value);
 }
 
-/** Measurement 5. */
+/** Formats measurement 5 (resident memory) as a Markdown table. */
 export function memoryTable(memory: MemoryResult[]): string[] {
   const lines = [
     "| runtime | idle, 1 service | after warm-up | after long run | growth | idle, many services |",
@@ -137,7 +140,7 @@ export function memoryTable(memory: MemoryResult[]): string[] {
   return lines;
 }
 
-/** Measurement 6. */
+/** Formats measurement 6 (start-up) as a Markdown table. */
 export function startupTable(startups: StartupResult[]): string[] {
   const lines = [
     "| runtime | runs | exec to healthy, median (max) ms | exec to first credentials, median (max) ms | `--version`, exec to exit, median ms |",
@@ -226,7 +229,7 @@ export function checkTargets(results: Results): Check[] {
   return checks;
 }
 
-/** The target checks as a table. */
+/** Formats the target checks as a Markdown table. */
 export function checksTable(checks: Check[]): string[] {
   const lines = ["| target | runtime | measured | met |", "| --- | --- | ---: | --- |"];
   for (const check of checks) lines.push(`| ${check.target} | ${check.runtime} | ${check.measured} | ${check.met ? "yes" : "**no**"} |`);

@@ -21,14 +21,14 @@ export interface StartupResult {
   healthMaxMs: number;
   credentialsMedianMs: number;
   credentialsMaxMs: number;
-  /** Median of `credproxy --version` from exec to exit, by hyperfine: the runtime's own start. */
+  /** Median of `credproxy --version` from exec to exit, by hyperfine, as the runtime's own start time. */
   versionMedianMs: number;
 }
 
 /**
- * Starts CredProxy `runs` times. Each time, the clock starts just before the spawn; the
- * script then asks `/health` every millisecond until it answers 200, and then
- * `/v1/credentials` until it answers 200. `serve` fetches every service's credentials
+ * Starts CredProxy `runs` times and measures each start. The clock starts just before the
+ * spawn. The script then requests `/health` every millisecond until it returns 200, and
+ * then `/v1/credentials` until it returns 200. `serve` fetches every service's credentials
  * before it listens, so the first credentials come from the cache.
  */
 export async function measureStartup(target: Target, settings: Settings, runs: number): Promise<StartupResult> {
@@ -65,7 +65,10 @@ export async function measureStartup(target: Target, settings: Settings, runs: n
   return result;
 }
 
-/** Milliseconds from `started` to the first 200 from `url`; gives up after 30 s or when the process exits. */
+/**
+ * Returns the milliseconds from `started` to the first 200 from `url`. Throws after 30 s or
+ * when the process exits.
+ */
 async function firstOk(url: string, headers: Record<string, string>, started: number, exited: () => boolean): Promise<number> {
   while (performance.now() - started < 30_000 && !exited()) {
     try {
@@ -77,15 +80,15 @@ async function firstOk(url: string, headers: Record<string, string>, started: nu
     }
     await sleep(1);
   }
-  throw new Error(`${url} did not answer 200 within 30 s of the start${exited() ? "; the process exited" : ""}`);
+  throw new Error(`${url} did not return 200 within 30 s of the start${exited() ? " because the process exited" : ""}`);
 }
 
-/** Median wall time of `argv` from exec to exit, measured by hyperfine without a shell. */
+/** Measures the median wall time of `argv` from exec to exit with hyperfine, without a shell. */
 function hyperfineMedian(argv: string[], runs: number, settings: Settings): number {
   const exportPath = join(settings.workDirectory, "hyperfine.json");
   const command = argv.map((word) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`)).join(" ");
   const hyperfine = ["hyperfine", "--shell=none", "--warmup", "1", "--runs", String(Math.max(runs, 3)), "--export-json", exportPath, command];
-  // On the servers' CPUs, like the start-ups measured above.
+  // Runs on the servers' CPUs, like the start-ups measured above.
   const argvPinned = settings.serverCpus === undefined ? hyperfine : ["taskset", "-c", settings.serverCpus, ...hyperfine];
   const result = spawnSync(argvPinned[0], argvPinned.slice(1), { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`hyperfine exited with ${result.status}: ${result.stderr}`);

@@ -12,10 +12,10 @@ import { WEB_TOKEN, writeLocalConfig } from "./configs.ts";
 import type { Target } from "./targets.ts";
 import { runWrk, type WrkResult } from "./wrk.ts";
 
-/** Where the requests of one measured point went. */
+/** Server that received the requests of one measured point. */
 export type Server = "bare Hono" | "bare Hono + listen()" | "CredProxy" | "socat" | "sidecar" | "in-process";
 
-/** Keep-alive connections, or a new connection per request. */
+/** Connection pattern: keep-alive connections, or a new connection per request. */
 export type Pattern = "keep-alive" | "close";
 
 /** One wrk run against one server. */
@@ -30,7 +30,7 @@ export interface Point extends WrkResult {
 export interface Settings {
   /** Seconds per point. */
   seconds: number;
-  /** Seconds of unmeasured traffic to each server before its first point; 0 for none. */
+  /** Seconds of unmeasured traffic to each server before its first point, or 0 for none. */
   warmUpSeconds: number;
   /** Seconds a server sits idle before its resident size is read. */
   settleSeconds: number;
@@ -38,28 +38,30 @@ export interface Settings {
   connections: number[];
   /** Connection counts of measurement 3, and of bare Hono behind `listen()`. */
   emulatorConnections: number[];
-  /** Whether to run measurements 1 and 2, and measurement 3. */
+  /** Whether to run measurements 1 and 2. */
   ceiling: boolean;
+  /** Whether to run measurement 3. */
   emulator: boolean;
-  /** CPUs of the servers and of the load generator, as `taskset -c` takes them. */
+  /** CPUs of the servers, in `taskset -c` syntax. */
   serverCpus?: string;
+  /** CPUs of the load generator, in `taskset -c` syntax. */
   clientCpus?: string;
   logLevel: string;
   workDirectory: string;
-  /** Called with a line of progress for standard error. */
+  /** Callback that writes one line of progress to standard error. */
   progress: (line: string) => void;
 }
 
 /** Results of measurements 1 to 3 for one target. */
 export interface ThroughputResult {
   points: Point[];
-  /** Request log lines CredProxy wrote per request it served; 1 when every request was logged. */
+  /** Request log lines CredProxy wrote per request it served, 1 when every request was logged. */
   logLinesPerRequest: number;
 }
 
 /**
  * Runs measurements 1 to 3 for `target`. Every server runs during the whole measurement, so
- * that the points being compared run back to back: bare Hono and CredProxy alternate at each
+ * that the points being compared run back to back. Bare Hono and CredProxy alternate at each
  * connection count, and so do socat, the sidecar and the in-process endpoint.
  */
 export async function measureThroughput(target: Target, settings: Settings): Promise<ThroughputResult> {
@@ -146,7 +148,7 @@ export async function measureThroughput(target: Target, settings: Settings): Pro
         "--log-level",
         settings.logLevel,
       ]);
-      // The recipe the metadata endpoint replaces: one socat process per connection.
+      // socat is the setup the metadata endpoint replaces, with one process per connection.
       const socat = start("socat", ["socat", `TCP4-LISTEN:${socatPort},bind=127.0.0.1,fork,reuseaddr`, `TCP4:127.0.0.1:${apiPort}`]);
       await waitForStatus(sidecar, `http://127.0.0.1:${sidecarPort}/health`);
       await waitForStatus(socat, `http://127.0.0.1:${socatPort}/health`);
@@ -172,13 +174,13 @@ export async function measureThroughput(target: Target, settings: Settings): Pro
 async function credentialsBody(apiUrl: string): Promise<string> {
   const response = await fetch(`${apiUrl}/v1/credentials`, { headers: { Authorization: WEB_TOKEN } });
   const text = await response.text();
-  if (response.status !== 200) throw new Error(`CredProxy answered ${response.status} to the first credentials request: ${text}`);
+  if (response.status !== 200) throw new Error(`CredProxy returned ${response.status} to the first credentials request: ${text}`);
   return text;
 }
 
 /**
- * Counts the lines of credential requests in a CredProxy log: the API's own and the
- * in-process metadata endpoint's.
+ * Counts the credential request lines in a CredProxy log, from both the API and the
+ * in-process metadata endpoint.
  */
 function countRequestLogLines(logPath: string): number {
   const text = readFileSync(logPath, "utf8");

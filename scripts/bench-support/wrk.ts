@@ -7,31 +7,32 @@
 
 import { spawn } from "node:child_process";
 
-/** One wrk run. */
+/** Options of one wrk run. */
 export interface WrkOptions {
   url: string;
   connections: number;
   /** Seconds to run, at least 1. */
   seconds: number;
   headers?: Record<string, string>;
-  /** Open a new connection for every request (`Connection: close`). @default false */
+  /** Whether to open a new connection for every request (`Connection: close`). @default false */
   closeEachRequest?: boolean;
-  /** CPUs wrk runs on, as `taskset -c` takes them. */
+  /** CPUs wrk runs on, in `taskset -c` syntax. */
   cpus?: string;
 }
 
-/** What one wrk run measured. */
+/** Measurements of one wrk run. */
 export interface WrkResult {
   requests: number;
   requestsPerSecond: number;
-  /** Latency percentiles in milliseconds. */
+  /** Median latency in milliseconds. */
   p50Ms: number;
+  /** 99th percentile latency in milliseconds. */
   p99Ms: number;
   /**
-   * Responses outside 2xx and 3xx, plus connect, write and timeout errors, and read errors
-   * unless each request closes its connection: wrk counts a read error for every
-   * connection that Bun's server closes after `Connection: close`, although the response
-   * was complete.
+   * Responses outside 2xx and 3xx, plus connect, write and timeout errors. Read errors count
+   * too, unless each request closes its connection. In that case wrk counts a read error for
+   * every connection that Bun's server closes after `Connection: close`, even when the
+   * response was complete.
    */
   errors: number;
 }
@@ -39,7 +40,7 @@ export interface WrkResult {
 /**
  * Runs wrk with one thread and returns its numbers.
  *
- * @throws when wrk exits with an error or its report cannot be read
+ * @throws an Error when wrk exits with a non-zero code or its report cannot be parsed
  */
 export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const args = ["-t1", `-c${options.connections}`, `-d${Math.max(1, Math.round(options.seconds))}s`, "--latency", "--timeout", "5s"];
@@ -61,9 +62,9 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
 }
 
 /**
- * Reads wrk's report.
+ * Parses wrk's `--latency` report into a {@linkcode WrkResult}.
  *
- * @throws when a figure is missing, with the report in the message
+ * @throws an Error when a figure is missing, with the report in the message
  */
 export function parseWrkReport(report: string, options: { countReadErrors: boolean }): WrkResult {
   const figure = (pattern: RegExp, what: string): RegExpExecArray => {

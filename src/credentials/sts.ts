@@ -1,10 +1,10 @@
 /**
  * STS calls: AssumeRole and GetSessionToken, on the region's endpoint or a configured one.
  *
- * Each call is one attempt, bounded by the request timeout, with two exceptions that STS
- * itself asks for: a call refused because the local clock is off is signed again with the
- * server's time, and an AssumeRole refused for asking more than one hour while chaining
- * roles is made again at 3600 seconds.
+ * Each call is one attempt, bounded by the request timeout, with two exceptions that STS's
+ * own errors call for. A call rejected because the local clock is off is signed again with
+ * the server's time. An AssumeRole rejected for requesting more than one hour while
+ * chaining roles is made again at 3600 seconds.
  *
  * @module
  */
@@ -14,44 +14,44 @@ import type { AssumedRoleConfig } from "../config/schema.ts";
 import { CredentialsError, toCredentialsError } from "./errors.ts";
 import type { CredentialSource, ServedCredentials } from "./types.ts";
 
-/** Longest DurationSeconds STS allows when the caller's credentials are themselves temporary. */
+/** Maximum DurationSeconds STS allows when the caller's credentials are themselves temporary. */
 export const ROLE_CHAINING_MAX_SECONDS = 3600;
 
 /** Options of {@linkcode createStsClient}. */
 export interface StsClientOptions {
   region: string;
-  /** Endpoint URL; the SDK's regional endpoint when absent. */
+  /** Endpoint URL. When absent, the SDK uses the region's endpoint. */
   endpoint?: string;
   /** Credentials that sign the STS calls. */
   credentials: CredentialSource;
-  /** Bound on one STS call, in milliseconds. */
+  /** Timeout of one STS call, in milliseconds. */
   requestTimeoutMs: number;
 }
 
-/** A clock difference STS reported, after which the call was signed again. */
+/** Clock difference STS reported, after which the call was signed again. */
 export interface ClockSkewEvent {
-  /** STS action that was refused, such as `AssumeRole`. */
+  /** STS action that was rejected, such as `AssumeRole`. */
   action: string;
-  /** Server time minus local time, in milliseconds; positive when the local clock is behind. */
+  /** Server time minus local time, in milliseconds. Positive when the local clock is behind. */
   skewMs: number;
-  /** The error code STS refused the first attempt with. */
+  /** Error code with which STS rejected the first attempt. */
   errorCode: string;
 }
 
-/** An AssumeRole that STS refused for its duration and that was made again at 3600 seconds. */
+/** AssumeRole that STS rejected for its duration and that was made again at 3600 seconds. */
 export interface DurationCappedEvent {
   roleArn: string;
   requestedSeconds: number;
   grantedSeconds: number;
 }
 
-/** Observers of the retries STS asks for; logs and metrics read them. */
+/** Callbacks for the retries that STS errors trigger, used by logs and metrics. */
 export interface StsObserver {
   onClockSkew?: (event: ClockSkewEvent) => void;
   onDurationCapped?: (event: DurationCappedEvent) => void;
 }
 
-/** An STS client and the settings every call through it shares. */
+/** STS client with the settings that every call through it shares. */
 export interface StsConnection {
   client: STSClient;
   requestTimeoutMs: number;
@@ -62,7 +62,7 @@ export interface StsConnection {
  * Builds an STS client that makes one attempt per call.
  *
  * The SDK's own retries are off because the credential broker retries with its own back-off
- * and keeps serving cached credentials meanwhile; SDK retries would only hide the failure.
+ * and keeps serving cached credentials meanwhile. SDK retries would only hide the failure.
  */
 export function createStsClient(options: StsClientOptions): STSClient {
   return new STSClient({
@@ -124,7 +124,7 @@ export async function assumeRole(
     accessKeyId: credentials.AccessKeyId,
     secretAccessKey: credentials.SecretAccessKey,
     sessionToken: credentials.SessionToken,
-    // The Expiration STS returned, never the duration asked for: STS may grant less.
+    // Uses the Expiration STS returned, never the requested duration, because STS may grant less.
     expiration: credentials.Expiration,
     roleArn: role.RoleArn,
     accountId: role.RoleArn.split(":")[4],
@@ -156,8 +156,8 @@ export async function getSessionToken(connection: StsConnection, durationSeconds
 }
 
 /**
- * Makes one STS call, bounded by the request timeout; when STS refuses it because the
- * signing time is off, makes it once more signed with the server's clock.
+ * Makes one STS call, bounded by the request timeout. When STS rejects it because the
+ * signing time is off, makes it once more, signed with the server's clock.
  */
 async function send<T>(connection: StsConnection, action: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   const { client, requestTimeoutMs } = connection;
@@ -166,7 +166,7 @@ async function send<T>(connection: StsConnection, action: string, call: (abortSi
   } catch (error) {
     const skewMs = clockSkewOf(error);
     if (skewMs === undefined) throw error;
-    // The SDK reads this offset when it signs; setting it makes the retry independent of
+    // The SDK reads this offset when it signs. Setting it makes the retry independent of
     // whether the SDK already corrected itself from the same response.
     (client.config as { systemClockOffset?: number }).systemClockOffset = skewMs;
     connection.observer?.onClockSkew?.({ action, skewMs, errorCode: errorCodeOf(error) });
@@ -174,17 +174,18 @@ async function send<T>(connection: StsConnection, action: string, call: (abortSi
   }
 }
 
-/** Codes STS and other AWS services use when the signing time is too far from theirs. */
+/** Error codes STS and other AWS services return when the signing time is too far from theirs. */
 const CLOCK_SKEW_CODES = new Set(["RequestExpired", "RequestTimeTooSkewed", "RequestInTheFuture", "InvalidSignatureException"]);
 
 /**
- * Returns the server's time minus ours when `error` says the request was signed at a time
- * STS does not accept and the response carries a `Date` header; undefined otherwise.
+ * Returns the server's time minus ours when `error` reports that the request was signed at a
+ * time STS does not accept and the response carries a `Date` header. Returns undefined
+ * otherwise.
  */
 export function clockSkewOf(error: unknown, now = Date.now()): number | undefined {
   const code = errorCodeOf(error);
   const message = String((error as { message?: unknown })?.message ?? "");
-  // SignatureDoesNotMatch also means a wrong secret key: only its time variants count.
+  // SignatureDoesNotMatch also means a wrong secret key, so only its time variants count.
   const timeRelated = CLOCK_SKEW_CODES.has(code) ||
     (code === "SignatureDoesNotMatch" && /Signature expired|Signature not yet current/i.test(message));
   if (!timeRelated) return undefined;
@@ -194,7 +195,10 @@ export function clockSkewOf(error: unknown, now = Date.now()): number | undefine
   return Number.isNaN(serverTime) ? undefined : serverTime - now;
 }
 
-/** STS says this when DurationSeconds is above one hour and the caller's credentials are temporary. */
+/**
+ * Reports whether `error` is the ValidationError STS returns when DurationSeconds is above
+ * one hour and the caller's credentials are temporary.
+ */
 function isRoleChainingLimit(error: unknown): boolean {
   const message = String((error as { message?: unknown })?.message ?? "");
   return errorCodeOf(error) === "ValidationError" && /role chaining/i.test(message);

@@ -5,14 +5,14 @@
  */
 
 /**
- * What went wrong, so callers (the CLI, the server's start-up) can choose what to print:
+ * Failure class, so callers (the CLI, the server's start-up) can choose what to print:
  *
  * - `ip-missing`: no usable `ip` binary
  * - `permission-denied`: the process lacks CAP_NET_ADMIN
- * - `ipv6-disabled`: an IPv6 address was asked for where IPv6 is off (the manager turns
- *   this into a warning; it only surfaces from the lower-level helpers)
+ * - `ipv6-disabled`: an IPv6 address was requested where IPv6 is off. The manager turns
+ *   this case into a warning instead. NOTE: no code in `src/` throws this kind at present.
  * - `invalid-address`: a value that is not an IPv4 or IPv6 literal, or not a host address
- * - `command-failed`: `ip` failed in any other way; the message carries its stderr
+ * - `command-failed`: `ip` failed in any other way, and the message contains its stderr
  */
 export type LoopbackErrorKind =
   | "ip-missing"
@@ -25,7 +25,7 @@ export type LoopbackErrorKind =
 export interface LoopbackErrorOptions extends ErrorOptions {
   /** The command that failed, when one ran. */
   argv?: readonly string[];
-  /** What the command wrote to stderr, trimmed. */
+  /** The command's stderr output, trimmed. */
   stderr?: string;
 }
 
@@ -35,7 +35,7 @@ export class LoopbackError extends Error {
   readonly kind: LoopbackErrorKind;
   /** The command that failed, when one ran. */
   readonly argv: readonly string[] | undefined;
-  /** What the command wrote to stderr, trimmed. */
+  /** The command's stderr output, trimmed. */
   readonly stderr: string | undefined;
 
   constructor(kind: LoopbackErrorKind, message: string, options: LoopbackErrorOptions = {}) {

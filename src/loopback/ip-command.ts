@@ -1,6 +1,6 @@
 /**
- * The `ip` commands the loopback manager runs, as argv values, and the parsers for what
- * they print. Everything here is pure: running the commands is `loopback.ts`'s job.
+ * The `ip` commands the loopback manager runs, as argv arrays, and parsers for their
+ * output. Everything here is pure, because `loopback.ts` runs the commands.
  *
  * @module
  */
@@ -8,16 +8,16 @@
 import { type AddressFamily, addressKey } from "./address.ts";
 
 /**
- * Which `ip` implementation is installed. iproute2 prints JSON with `-j`; BusyBox's
- * applet has no `-j` and is read through its one-line (`-o`) format instead.
+ * Installed `ip` implementation. iproute2 prints JSON with `-j`. BusyBox's applet has no
+ * `-j`, so its one-line (`-o`) format is parsed instead.
  */
 export type IpFlavor = "iproute2" | "busybox";
 
-/** How to invoke `ip`: the executable, and the argv words that select the `ip` applet. */
+/** Invocation of `ip`: the executable and the interface the commands act on. */
 export interface IpInvocation {
   /** Path or name of the executable, such as `ip`, `/usr/sbin/ip` or `/bin/busybox`. */
   readonly ipPath: string;
-  /** Interface the addresses live on. @default "lo" */
+  /** Interface that carries the addresses. @default "lo" */
   readonly device: string;
 }
 
@@ -29,28 +29,28 @@ export interface InterfaceAddress {
   readonly prefixLength: number;
 }
 
-/** The first argv words: BusyBox itself needs the applet name when called as `busybox`. */
+/** Returns the leading argv words, adding the `ip` applet name when the path is `busybox`. */
 function ipArgv(invocation: IpInvocation): string[] {
   const base = invocation.ipPath.split("/").pop();
   return base === "busybox" ? [invocation.ipPath, "ip"] : [invocation.ipPath];
 }
 
-/** `ip -j addr show dev lo`: the interface's addresses as JSON (iproute2 only). */
+/** Returns `ip -j addr show dev lo`, which prints the addresses as JSON (iproute2 only). */
 export function showAddressesJsonArgv(invocation: IpInvocation): string[] {
   return [...ipArgv(invocation), "-j", "addr", "show", "dev", invocation.device];
 }
 
-/** `ip -o addr show dev lo`: one line per address (used for BusyBox only). */
+/** Returns `ip -o addr show dev lo`, which prints one line per address (used for BusyBox only). */
 export function showAddressesOnelineArgv(invocation: IpInvocation): string[] {
   return [...ipArgv(invocation), "-o", "addr", "show", "dev", invocation.device];
 }
 
-/** `ip addr add 169.254.170.2/32 dev lo`. */
+/** Returns `ip addr add CIDR dev DEVICE`, such as `ip addr add 169.254.170.2/32 dev lo`. */
 export function addAddressArgv(invocation: IpInvocation, cidr: string): string[] {
   return [...ipArgv(invocation), "addr", "add", cidr, "dev", invocation.device];
 }
 
-/** `ip addr del 169.254.170.2/32 dev lo`, the counterpart of {@linkcode addAddressArgv}. */
+/** Returns `ip addr del CIDR dev DEVICE`, the counterpart of {@linkcode addAddressArgv}. */
 export function deleteAddressArgv(invocation: IpInvocation, cidr: string): string[] {
   return [...ipArgv(invocation), "addr", "del", cidr, "dev", invocation.device];
 }
@@ -80,9 +80,9 @@ export function parseIpJson(text: string, device: string): InterfaceAddress[] {
 /**
  * Reads the addresses of `device` from `ip -o addr show dev DEVICE`.
  *
- * Used only for BusyBox's `ip`, which has no `-j`. iproute2 has JSON, whose shape is
- * a stable interface; its text output is meant for people and has changed across
- * releases, so it is never parsed. BusyBox prints one line per address:
+ * Used only for BusyBox's `ip`, which has no `-j`. iproute2's JSON shape is a stable
+ * interface, but its text output is meant for people and has changed across releases, so
+ * iproute2 text is never parsed. BusyBox prints one line per address:
  *
  * ```
  * 1: lo    inet 127.0.0.1/8 scope host lo\       valid_lft forever preferred_lft forever
@@ -90,7 +90,7 @@ export function parseIpJson(text: string, device: string): InterfaceAddress[] {
  * 3: eth0    inet 10.0.0.1 peer 10.0.0.2/32 brd 10.0.0.255 scope global eth0\ ...
  * ```
  *
- * Fields are split on blanks; the interface name may carry `@peer`; a point-to-point
+ * Fields are split on blanks, and the interface name may carry `@peer`. A point-to-point
  * address has no prefix of its own and takes the one written after `peer`. A `\` ends
  * the fields of interest. Lines for other interfaces or families are ignored.
  */
@@ -113,7 +113,7 @@ export function parseIpOneline(text: string, device: string): InterfaceAddress[]
   return addresses;
 }
 
-/** What a failed `ip addr add`/`del` means, read from its stderr. */
+/** Cause of a failed `ip addr add`/`del`, read from its exit code and stderr. */
 export type IpFailure =
   /** The address is already there (EEXIST): someone else added it, maybe just now. */
   | "exists"
@@ -122,10 +122,10 @@ export type IpFailure =
   /** EPERM: no CAP_NET_ADMIN. */
   | "permission-denied"
   /**
-   * The kernel refused an IPv6 address: "IPv6 is disabled on this device" (iproute2 with
-   * extended ack), EACCES "Permission denied" (BusyBox, older iproute2), or
-   * EADDRNOTAVAIL "Cannot assign requested address" on add. Only meaningful for inet6,
-   * and only once IPv6 is confirmed to be off.
+   * The kernel rejected an IPv6 address on add: "IPv6 is disabled on this device"
+   * (iproute2 with extended ack), EACCES "Permission denied" (BusyBox, older iproute2), or
+   * EADDRNOTAVAIL "Cannot assign requested address". Only meaningful for inet6, and only
+   * once IPv6 is confirmed to be off.
    */
   | "ipv6-refused"
   /** The executable could not be started. */
@@ -136,8 +136,8 @@ export type IpFailure =
  * Classifies a failed `ip` run by its exit code and stderr.
  *
  * Messages differ between iproute2 with netlink extended ack ("Error: ipv4: Address
- * already assigned."), without it and BusyBox ("RTNETLINK answers: File exists"), so each
- * class matches all known spellings.
+ * already assigned.") and iproute2 without it or BusyBox ("RTNETLINK answers: File
+ * exists"), so each class matches all known spellings.
  */
 export function classifyIpFailure(
   operation: "add" | "del",
@@ -145,8 +145,8 @@ export function classifyIpFailure(
   code: number,
   stderr: string,
 ): IpFailure {
-  // dax says "command not found" (127); `ip netns exec` says `exec of "X" failed`, and
-  // setpriv, nsenter and the like "failed to execute X".
+  // dax reports "command not found" (exit code 127). `ip netns exec` prints
+  // `exec of "X" failed`, and setpriv, nsenter and similar tools print "failed to execute X".
   if (code === 127 || /command not found|exec of ".*" failed|failed to execute/i.test(stderr)) {
     return "ip-missing";
   }

@@ -1,7 +1,7 @@
 /**
- * The loopback manager: puts the metadata addresses on `lo`, reports them, and takes
- * away what it put there. It replaces the sidecar that ran `ip addr add
- * 169.254.170.2/32 dev lo` before the emulator could bind 169.254.170.2:80.
+ * The loopback manager: adds the metadata addresses to `lo`, reports them, and removes
+ * the ones it added. It replaces the sidecar that ran `ip addr add 169.254.170.2/32 dev lo`
+ * before the emulator could bind 169.254.170.2:80.
  *
  * @module
  */
@@ -25,7 +25,7 @@ import {
   showAddressesOnelineArgv,
 } from "./ip-command.ts";
 
-/** Where `ip` is looked for when it is not on `PATH`. */
+/** Fallback paths of `ip`, tried when it is not on `PATH`. */
 export const DEFAULT_IP_CANDIDATES: readonly string[] = ["/sbin/ip", "/usr/sbin/ip", "/bin/ip"];
 
 const INSTALL_HINT =
@@ -43,7 +43,7 @@ export interface FindIpBinaryOptions {
 /**
  * Finds the `ip` executable: the first `ip` on `PATH`, then the usual sbin locations.
  *
- * @throws {LoopbackError} of kind `ip-missing`, saying what to install
+ * @throws {LoopbackError} of kind `ip-missing`, whose message names the packages to install
  */
 export async function findIpBinary(options: FindIpBinaryOptions = {}): Promise<string> {
   const candidates = options.candidates ?? DEFAULT_IP_CANDIDATES;
@@ -58,7 +58,7 @@ export async function findIpBinary(options: FindIpBinaryOptions = {}): Promise<s
   throw new LoopbackError("ip-missing", `Cannot find the "ip" command: ${where}; ${INSTALL_HINT}`);
 }
 
-/** The first executable file `NAME` in the `PATH` directories. */
+/** Returns the first executable file `name` in the `PATH` directories, if any. */
 async function searchPath(
   name: string,
   pathEnv = process.env.PATH ?? "",
@@ -88,10 +88,10 @@ export interface LoopbackManagerOptions {
   /** Interface to manage. @default "lo" */
   device?: string;
   /**
-   * Words put before every command the manager runs, such as
+   * Argv words prepended to every command the manager runs, such as
    * `["ip", "netns", "exec", "NAME"]` to work inside a network namespace. The prefix must
-   * keep the filesystem (as `ip netns exec` and `nsenter -n` do): `ipPath` is checked
-   * from this process.
+   * keep the filesystem (as `ip netns exec` and `nsenter -n` do) because `ipPath` is
+   * checked from this process.
    * @default []
    */
   commandPrefix?: readonly string[];
@@ -103,18 +103,18 @@ export interface LoopbackManagerOptions {
   dryRun?: boolean;
 }
 
-/** What {@linkcode LoopbackManager.add} did with one address. */
+/** Outcome of {@linkcode LoopbackManager.add} for one address. */
 export type AddOutcome =
   /** The manager added it; {@linkcode LoopbackManager.removeAdded} will remove it. */
   | "added"
-  /** It was there already (or appeared while adding): left alone, not the manager's. */
+  /** It was there already or appeared while adding: left alone and not recorded as added. */
   | "already-present"
-  /** IPv6 is off on the interface: skipped with a warning. */
+  /** IPv6 is off on the interface, so the address was skipped with a warning. */
   | "skipped-ipv6-disabled"
-  /** Dry run: the add command is in `commands`. */
+  /** Dry run only: the add command is listed in `commands`. */
   | "would-add";
 
-/** What a removal did with one address. */
+/** Outcome of a removal for one address. */
 export type RemoveOutcome = "removed" | "absent" | "would-remove";
 
 /** One address in a {@linkcode LoopbackChangeResult}. */
@@ -125,7 +125,7 @@ export interface AddressChange<Outcome extends string> {
   cidr: string;
   family: AddressFamily;
   outcome: Outcome;
-  /** Set when the address was skipped; also in `warnings` and logged. */
+  /** Warning set when the address was skipped. It is also in `warnings` and logged. */
   warning?: string;
 }
 
@@ -147,7 +147,7 @@ export interface AddressStatus {
   family: AddressFamily;
   /** `ipv6-disabled` for an IPv6 address on an interface where IPv6 is off. */
   state: "present" | "absent" | "ipv6-disabled";
-  /** Prefix lengths the address is on the interface with (empty when absent). */
+  /** Prefix lengths of the address's entries on the interface (empty when absent). */
   prefixLengths: number[];
   /** Whether this manager added it. */
   addedByManager: boolean;
@@ -194,8 +194,9 @@ async function checkIpPath(ipPath: string): Promise<string> {
 }
 
 /**
- * Tries `ip -j`; BusyBox's `ip` rejects `-j` with its usage text, which names BusyBox.
- * Only then is the one-line format used (see `parseIpOneline` for why).
+ * Detects the `ip` flavor by trying `ip -j`. BusyBox's `ip` rejects `-j` with its usage
+ * text, which names BusyBox, and only then is the one-line format used (see
+ * `parseIpOneline` for why).
  */
 async function detectFlavor(runner: Runner, invocation: IpInvocation): Promise<IpFlavor> {
   const json = await runner.run(showAddressesJsonArgv(invocation));
@@ -219,9 +220,9 @@ async function detectFlavor(runner: Runner, invocation: IpInvocation): Promise<I
 }
 
 /**
- * Adds, checks and removes host addresses on one interface, remembering which ones it
- * added so that {@linkcode removeAdded} (or leaving an `await using` scope) takes away
- * only those. Make one with {@linkcode createLoopbackManager}.
+ * Manager that adds, checks and removes host addresses on one interface. It records the
+ * addresses it added, so {@linkcode removeAdded} (or leaving an `await using` scope)
+ * removes only those. Create one with {@linkcode createLoopbackManager}.
  *
  * Logs skipped addresses and changes under the LogTape category `["credproxy",
  * "loopback"]`. Not meant for concurrent calls on one manager.
@@ -233,7 +234,7 @@ export class LoopbackManager implements AsyncDisposable {
   readonly device: string;
   /** `busybox` when `ip` is BusyBox's applet, read through `ip -o`. */
   readonly flavor: IpFlavor;
-  /** Whether commands are only planned. */
+  /** Whether `add`/`del` commands are only returned, not run. */
   readonly dryRun: boolean;
   readonly #runner: Runner;
   readonly #invocation: IpInvocation;
@@ -255,7 +256,7 @@ export class LoopbackManager implements AsyncDisposable {
     return [...this.#added];
   }
 
-  /** The interface's addresses now, read from `ip -j addr show` (or `ip -o` for BusyBox). */
+  /** Reads the interface's current addresses with `ip -j addr show` (or `ip -o` for BusyBox). */
   async addresses(): Promise<InterfaceAddress[]> {
     const json = this.flavor === "iproute2";
     const result = await this.#runner.run(
@@ -283,17 +284,18 @@ export class LoopbackManager implements AsyncDisposable {
    * @throws {LoopbackError} `invalid-address` before reading anything
    */
   async status(addresses: readonly string[]): Promise<AddressStatus[]> {
-    const wanted = addresses.map(parseHostAddress);
+    const requested = addresses.map(parseHostAddress);
     const current = await this.addresses();
     const ipv6 = new Ipv6Probe(this.#runner, this.device, current);
     const statuses: AddressStatus[] = [];
-    for (const host of wanted) {
+    for (const host of requested) {
       const matches = matching(current, host);
-      const state = matches.length > 0
-        ? "present"
-        : host.family === "inet6" && (await ipv6.disabled()) === true
-        ? "ipv6-disabled"
-        : "absent";
+      let state: AddressStatus["state"] = "absent";
+      if (matches.length > 0) {
+        state = "present";
+      } else if (host.family === "inet6" && (await ipv6.disabled()) === true) {
+        state = "ipv6-disabled";
+      }
       statuses.push({
         ...describe(host),
         state,
@@ -307,20 +309,20 @@ export class LoopbackManager implements AsyncDisposable {
   /**
    * Adds each address that is not on the interface yet, as a /32 or /128.
    *
-   * An address already there (with any prefix) is left alone and not recorded as added;
-   * so is one that appears between the check and the add ("File exists"). IPv6 addresses
-   * are skipped with a warning when IPv6 is off, and the IPv4 ones still added.
+   * An address already there (with any prefix) is left alone and not recorded as added.
+   * The same applies to one that appears between the check and the add ("File exists").
+   * When IPv6 is off, IPv6 addresses are skipped with a warning and IPv4 ones still added.
    *
    * @throws {LoopbackError} `invalid-address` (before any change), `permission-denied`,
-   * `ip-missing`, `command-failed`; addresses added before the failure stay recorded
+   * `ip-missing` or `command-failed`. Addresses added before the failure stay recorded.
    */
   async add(addresses: readonly string[]): Promise<LoopbackChangeResult<AddOutcome>> {
-    const wanted = addresses.map(parseHostAddress);
+    const requested = addresses.map(parseHostAddress);
     const current = await this.addresses();
     const ipv6 = new Ipv6Probe(this.#runner, this.device, current);
     const result = emptyResult<AddOutcome>(this.dryRun);
 
-    for (const host of wanted) {
+    for (const host of requested) {
       if (matching(current, host).length > 0) {
         result.addresses.push({ ...describe(host), outcome: "already-present" });
         continue;
@@ -356,18 +358,18 @@ export class LoopbackManager implements AsyncDisposable {
   }
 
   /**
-   * Removes the given addresses wherever they are on the interface (every prefix),
-   * whoever added them. This is what the CLI's `remove` does, since a separate process
-   * cannot know what a server process added.
+   * Removes the given addresses from the interface with every prefix they carry, no
+   * matter which process added them. The CLI's `remove` uses this because a separate
+   * process cannot tell what a server process added.
    *
    * @throws {LoopbackError} `invalid-address` (before any change), `permission-denied`,
    * `command-failed`
    */
   async remove(addresses: readonly string[]): Promise<LoopbackChangeResult<RemoveOutcome>> {
-    const wanted = addresses.map(parseHostAddress);
+    const requested = addresses.map(parseHostAddress);
     const current = await this.addresses();
     const result = emptyResult<RemoveOutcome>(this.dryRun);
-    for (const host of wanted) {
+    for (const host of requested) {
       const cidrs = matching(current, host).map((entry) =>
         `${entry.address}/${entry.prefixLength}`
       );
@@ -385,8 +387,8 @@ export class LoopbackManager implements AsyncDisposable {
    * Removes the addresses this manager added, and only those, newest first. An address
    * already gone counts as removed.
    *
-   * @throws {LoopbackError} `permission-denied`, `command-failed`; what was not removed
-   * stays recorded, so a later call tries again
+   * @throws {LoopbackError} `permission-denied` or `command-failed`. Addresses not yet
+   * removed stay recorded, so a later call tries again.
    */
   async removeAdded(): Promise<LoopbackChangeResult<RemoveOutcome>> {
     const result = emptyResult<RemoveOutcome>(this.dryRun);
@@ -397,7 +399,7 @@ export class LoopbackManager implements AsyncDisposable {
     return result;
   }
 
-  /** Same as {@linkcode removeAdded}, for `await using`. */
+  /** Calls {@linkcode removeAdded} when an `await using` scope ends. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.removeAdded();
   }
@@ -468,12 +470,13 @@ export class LoopbackManager implements AsyncDisposable {
 }
 
 /**
- * Whether IPv6 is off on the interface, asked at most once per operation.
+ * Probe of whether IPv6 is off on the interface, reading the sysctl at most once per
+ * operation.
  *
  * `/proc/sys/net/ipv6/conf/DEV/disable_ipv6` is per network namespace, so under a command
- * prefix it is read with `cat` through that prefix. When that cannot be read (no `cat` in
- * a minimal image), a failed IPv6 add still counts as "IPv6 off" if the interface shows
- * no IPv6 address at all (`::1` is on every `lo` with IPv6 on).
+ * prefix it is read with `cat` through that prefix. When that read fails (no `cat` in a
+ * minimal image), a failed IPv6 add still counts as "IPv6 off" if the interface shows no
+ * IPv6 address at all, because `::1` is on every `lo` with IPv6 on.
  */
 class Ipv6Probe {
   #disabled: Promise<boolean | undefined> | undefined;
@@ -487,18 +490,26 @@ class Ipv6Probe {
     this.#current = current;
   }
 
-  /** `true` when the sysctl says so or IPv6 is absent from the kernel; `undefined` if unknown. */
+  /**
+   * Returns `true` when `disable_ipv6` is 1 or the kernel has no IPv6, `false` when it is
+   * 0, and `undefined` when the sysctl cannot be read.
+   */
   disabled(): Promise<boolean | undefined> {
     this.#disabled ??= this.#runner.readSysctl(
       `/proc/sys/net/ipv6/conf/${this.#device}/disable_ipv6`,
     )
-      .then((value) =>
-        value === "missing" ? true : value === undefined ? undefined : value === "1"
-      );
+      .then((value) => {
+        if (value === "missing") return true;
+        if (value === undefined) return undefined;
+        return value === "1";
+      });
     return this.#disabled;
   }
 
-  /** After the kernel refused an IPv6 add: is IPv6 really off? */
+  /**
+   * Returns whether IPv6 is off, for use after the kernel rejected an IPv6 add. Falls back
+   * to "no IPv6 address on the interface" when the sysctl cannot be read.
+   */
   async confirmedOff(): Promise<boolean> {
     const disabled = await this.disabled();
     if (disabled !== undefined) return disabled;
@@ -515,7 +526,7 @@ interface RunResult {
   stderr: string;
 }
 
-/** Runs argv through dax, behind the command prefix. Never throws on a non-zero exit. */
+/** Command runner that prepends the command prefix and runs argv through dax. */
 class Runner {
   readonly #prefix: readonly string[];
 
@@ -527,6 +538,7 @@ class Runner {
     return [...this.#prefix, ...argv];
   }
 
+  /** Runs argv and returns its exit code and output. A non-zero exit does not throw. */
   async run(argv: readonly string[]): Promise<RunResult> {
     const full = this.fullArgv(argv);
     const result = await $`${full}`.stdin("null").stdout("piped").stderr("piped").noThrow();
@@ -547,8 +559,8 @@ class Runner {
     }
     const result = await this.run(["cat", path]);
     if (result.code === 0) return result.stdout.trim();
-    // `cat: PATH: No such file or directory` (coreutils) or `cat: can't open 'PATH': ...`
-    // (BusyBox); a prefix that cannot start cat at all says something else.
+    // coreutils prints `cat: PATH: No such file or directory` and BusyBox prints
+    // `cat: can't open 'PATH': ...`. A prefix that cannot start cat prints something else.
     return /^cat:.*No such file or directory/m.test(result.stderr) ? "missing" : undefined;
   }
 }

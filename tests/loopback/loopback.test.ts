@@ -17,7 +17,7 @@ import {
 } from "../../src/loopback/mod.ts";
 import { NetworkNamespace } from "../support/netns.ts";
 
-/** `lo`'s addresses as `ADDRESS/PREFIX`, read with iproute2 independently of the manager. */
+/** Reads `lo`'s addresses as `ADDRESS/PREFIX` with iproute2, independently of the manager. */
 async function loAddresses(ns: NetworkNamespace): Promise<string[]> {
   const result = await ns.exec(["ip", "-j", "addr", "show", "dev", "lo"]);
   const [link] = JSON.parse(result.stdout) as {
@@ -33,7 +33,7 @@ function inside(
   return { commandPrefix: ns.execPrefix, ...options };
 }
 
-/** `ip` as a link to BusyBox, the way a minimal image would carry it. */
+/** Creates a link named `ip` to BusyBox, the way a minimal image would carry it. */
 async function busyboxIp(): Promise<{ path: string } & AsyncDisposable> {
   const dir = await mkdtemp(join(tmpdir(), "credproxy-busybox-"));
   const path = join(dir, "ip");
@@ -53,7 +53,7 @@ function isLoopbackError(kind: LoopbackError["kind"], ...fragments: string[]) {
 }
 
 describe("LoopbackManager", () => {
-  test("add() called twice leaves 169.254.170.2 on lo once, as /32", async () => {
+  test("add() twice adds the /32 once", async () => {
     await using ns = await NetworkNamespace.create("add-twice");
     const before = await loAddresses(ns);
     const loopback = await createLoopbackManager(inside(ns));
@@ -77,7 +77,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(loopback.added.map((host) => host.cidr), ["169.254.170.2/32"]);
   });
 
-  test("removeAdded() removes what the manager added", async () => {
+  test("removeAdded() removes added addresses", async () => {
     await using ns = await NetworkNamespace.create("remove-added");
     const before = await loAddresses(ns);
     const loopback = await createLoopbackManager(inside(ns));
@@ -93,7 +93,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(loopback.added, []);
   });
 
-  test("await using a manager removes what it added when the scope ends", async () => {
+  test("await using removes added addresses", async () => {
     await using ns = await NetworkNamespace.create("dispose");
     const before = await loAddresses(ns);
     {
@@ -104,7 +104,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("removeAdded() leaves an address that was on lo before", async () => {
+  test("removeAdded() keeps pre-existing address", async () => {
     await using ns = await NetworkNamespace.create("pre-existing");
     await ns.exec(["ip", "addr", "add", "169.254.170.2/32", "dev", "lo"]);
     const before = await loAddresses(ns);
@@ -119,7 +119,7 @@ describe("LoopbackManager", () => {
     assert.ok(before.includes("169.254.170.2/32"));
   });
 
-  test("add() that loses a race (File exists) reports already-present and does not record it", async () => {
+  test("add() losing a race reports already-present", async () => {
     await using ns = await NetworkNamespace.create("race");
     // Runs every `ip addr add` once beforehand, as another process would between the
     // manager's read of lo and its own add.
@@ -141,7 +141,7 @@ describe("LoopbackManager", () => {
     assert.ok((await loAddresses(ns)).includes("169.254.170.2/32"));
   });
 
-  test("add() counts an address with a wider prefix as present and does not add a /32", async () => {
+  test("add() counts wider prefix as present", async () => {
     await using ns = await NetworkNamespace.create("wider-prefix");
     await ns.exec(["ip", "addr", "add", "169.254.170.2/24", "dev", "lo"]);
     const before = await loAddresses(ns);
@@ -153,7 +153,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("remove() removes the given addresses whoever added them", async () => {
+  test("remove() removes addresses it did not add", async () => {
     await using ns = await NetworkNamespace.create("remove");
     const before = await loAddresses(ns);
     await ns.exec(["ip", "addr", "add", "169.254.170.2/32", "dev", "lo"]);
@@ -168,7 +168,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("status() reports each address as present or absent, and who added it", async () => {
+  test("status() reports state and owner", async () => {
     await using ns = await NetworkNamespace.create("status");
     await ns.exec(["ip", "addr", "add", "169.254.170.23/32", "dev", "lo"]);
     const loopback = await createLoopbackManager(inside(ns));
@@ -208,7 +208,7 @@ describe("LoopbackManager", () => {
     ]);
   });
 
-  test("add() puts an IPv6 address on lo as /128, matching other spellings of it", async () => {
+  test("add() adds IPv6 as /128, any spelling", async () => {
     await using ns = await NetworkNamespace.create("ipv6");
     const before = await loAddresses(ns);
     const loopback = await createLoopbackManager(inside(ns));
@@ -225,7 +225,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("add() skips IPv6 with a logged warning where IPv6 is disabled, and still adds IPv4", async () => {
+  test("add() skips IPv6 where disabled", async () => {
     await using ns = await NetworkNamespace.create("ipv6-off");
     for (const scope of ["all", "default", "lo"]) {
       await ns.exec(["sysctl", "-q", "-w", `net.ipv6.conf.${scope}.disable_ipv6=1`]);
@@ -271,14 +271,15 @@ describe("LoopbackManager", () => {
     }
   });
 
-  test("add() skips IPv6 when ip refuses it and lo has no IPv6, even without cat to read sysctl", async () => {
+  test("add() skips rejected IPv6 without cat", async () => {
     await using ns = await NetworkNamespace.create("ipv6-refused");
     await using busybox = await busyboxIp();
     await ns.exec(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"]);
     await ns.exec(["sysctl", "-q", "-w", "net.ipv6.conf.lo.disable_ipv6=1"]);
-    // With no PATH, `cat` cannot start, so only ip's refusal and lo's state tell IPv6 is off.
+    // With no PATH, `cat` cannot start, so only ip's rejection and lo's addresses show that
+    // IPv6 is off.
     const noPath = [...ns.execPrefix, "env", "PATH=/nonexistent"];
-    // iproute2 says "IPv6 is disabled on this device"; BusyBox says "Permission denied".
+    // iproute2 prints "IPv6 is disabled on this device" and BusyBox "Permission denied".
     for (const ipPath of ["/usr/sbin/ip", busybox.path]) {
       const loopback = await createLoopbackManager({ commandPrefix: noPath, ipPath });
 
@@ -296,7 +297,7 @@ describe("LoopbackManager", () => {
     }
   });
 
-  test("add() without CAP_NET_ADMIN fails, saying to add NET_ADMIN, and changes nothing", async () => {
+  test("add() without CAP_NET_ADMIN fails", async () => {
     await using ns = await NetworkNamespace.create("no-cap");
     const before = await loAddresses(ns);
     // As root, dropping net_admin from the bounding set removes it from the exec'd ip.
@@ -321,7 +322,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(loopback.added, []);
   });
 
-  test("createLoopbackManager() with a missing ip says to install iproute2 or copy in busybox", async () => {
+  test("createLoopbackManager() rejects missing ip", async () => {
     await using ns = await NetworkNamespace.create("no-ip");
 
     await assert.rejects(
@@ -330,7 +331,7 @@ describe("LoopbackManager", () => {
     );
   });
 
-  test("findIpBinary() with no ip on PATH nor at the fallbacks says what to install", async () => {
+  test("findIpBinary() fallbacks and missing ip", async () => {
     const empty = await mkdtemp(join(tmpdir(), "credproxy-empty-"));
     try {
       await assert.rejects(
@@ -346,7 +347,7 @@ describe("LoopbackManager", () => {
     }
   });
 
-  test("add() rejects an invalid address, naming it, before changing anything", async () => {
+  test("add() rejects invalid address first", async () => {
     await using ns = await NetworkNamespace.create("invalid");
     const before = await loAddresses(ns);
     const loopback = await createLoopbackManager(inside(ns));
@@ -358,7 +359,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("a dry run returns the ip commands it would run and changes nothing", async () => {
+  test("dry run returns commands only", async () => {
     await using ns = await NetworkNamespace.create("dry-run");
     await ns.exec(["ip", "addr", "add", "169.254.170.23/32", "dev", "lo"]);
     const before = await loAddresses(ns);
@@ -383,7 +384,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("with BusyBox's ip (no -j), add, status and removeAdded work through ip -o", async () => {
+  test("BusyBox ip works through ip -o", async () => {
     await using ns = await NetworkNamespace.create("busybox");
     await using ip = await busyboxIp();
     const before = await loAddresses(ns);
@@ -414,7 +415,7 @@ describe("LoopbackManager", () => {
     assert.deepEqual(await loAddresses(ns), before);
   });
 
-  test("the busybox binary itself works as ipPath, with the ip applet named", async () => {
+  test("busybox binary works as ipPath", async () => {
     await using ns = await NetworkNamespace.create("busybox-bin");
     const loopback = await createLoopbackManager(
       inside(ns, { ipPath: "/bin/busybox", dryRun: true }),

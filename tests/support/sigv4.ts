@@ -3,18 +3,18 @@
  * specification with node:crypto only, so that it checks real SDK signatures rather
  * than trusting a second copy of the SDK's own signer.
  *
- * Header authentication only: presigned URLs (X-Amz-Signature in the query) are not
- * supported yet, and the fake STS answers them as unauthenticated.
+ * Supports header authentication only. Presigned URLs (X-Amz-Signature in the query) are
+ * not supported yet, and the fake STS rejects them with MissingAuthenticationToken.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
-/** The algorithm every SigV4 Authorization header names. */
+/** Algorithm name that every SigV4 Authorization header starts with. */
 export const SIGV4_ALGORITHM = "AWS4-HMAC-SHA256";
 
-/** The parts of a SigV4 `Authorization` header. */
+/** Parsed fields of a SigV4 `Authorization` header. */
 export interface SigV4Authorization {
   accessKeyId: string;
   /** The scope date, `YYYYMMDD`. */
@@ -26,19 +26,19 @@ export interface SigV4Authorization {
   signature: string;
 }
 
-/** A request as it arrived on the wire, enough to rebuild what the client signed. */
+/** Request as it arrived on the wire, with enough detail to rebuild what the client signed. */
 export interface SigV4Request {
   method: string;
   /** Path and query exactly as sent, e.g. `/?Action=GetCallerIdentity`. */
   rawUrl: string;
-  /** Flat `[name, value, name, value, …]` list, as node:http's `rawHeaders`. */
+  /** Flat `[name, value, name, value, …]` list, like node:http's `rawHeaders`. */
   rawHeaders: string[];
   body: Uint8Array;
 }
 
 /**
- * parseAuthorization() splits a SigV4 `Authorization` header into its parts, or returns
- * undefined when the header is not a well-formed SigV4 header.
+ * Splits a SigV4 `Authorization` header into its fields. Returns undefined when the header
+ * is not a well-formed SigV4 header.
  *
  * @example
  * ```ts
@@ -69,7 +69,7 @@ export function parseAuthorization(header: string): SigV4Authorization | undefin
   };
 }
 
-/** canonicalRequest() rebuilds the SigV4 canonical request the client must have signed. */
+/** Rebuilds the SigV4 canonical request that the client must have signed. */
 export function canonicalRequest(request: SigV4Request, signedHeaders: string[]): string {
   const queryAt = request.rawUrl.indexOf("?");
   const rawPath = queryAt < 0 ? request.rawUrl : request.rawUrl.slice(0, queryAt);
@@ -86,12 +86,12 @@ export function canonicalRequest(request: SigV4Request, signedHeaders: string[])
   ].join("\n");
 }
 
-/** stringToSign() is the text whose HMAC is the signature. */
+/** Returns the SigV4 string to sign, whose HMAC is the signature. */
 export function stringToSign(amzDate: string, scope: string, canonical: string): string {
   return [SIGV4_ALGORITHM, amzDate, scope, sha256Hex(canonical)].join("\n");
 }
 
-/** signingKey() derives the per-day, per-region, per-service key from a secret. */
+/** Derives the per-day, per-region, per-service signing key from a secret access key. */
 export function signingKey(
   secretAccessKey: string,
   date: string,
@@ -105,8 +105,8 @@ export function signingKey(
 }
 
 /**
- * verifySignature() recomputes the signature of a request with the given secret and
- * compares it with the one in its Authorization header, in constant time.
+ * Recomputes the signature of a request with the given secret and compares it with the one
+ * in its Authorization header, in constant time.
  */
 export function verifySignature(
   request: SigV4Request,
@@ -116,8 +116,8 @@ export function verifySignature(
 ): boolean {
   const scope = [authorization.date, authorization.region, authorization.service, "aws4_request"]
     .join("/");
-  // A payload hash header stands for the body in the signature, so it must be the body's:
-  // otherwise a body swapped in transit would pass under the old header.
+  // The payload hash header replaces the body in the signature, so it must match the body.
+  // Otherwise a body swapped in transit would pass under the old header.
   const declared = headerValues(request.rawHeaders).get("x-amz-content-sha256");
   if (
     declared !== undefined && /^[0-9a-f]{64}$/i.test(declared) &&
@@ -140,7 +140,10 @@ export function verifySignature(
   return given !== undefined && timingSafeEqual(expected, given);
 }
 
-/** Header values by lower-case name: repeated headers joined by commas, spaces collapsed. */
+/**
+ * Returns header values by lower-case name, with repeated headers joined by commas and runs of
+ * whitespace collapsed to one space.
+ */
 export function headerValues(rawHeaders: string[]): Map<string, string> {
   const values = new Map<string, string>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -152,7 +155,7 @@ export function headerValues(rawHeaders: string[]): Map<string, string> {
   return values;
 }
 
-/** Percent-encodes as SigV4 wants: everything but `A-Za-z0-9-_.~`. */
+/** Percent-encodes every character except `A-Za-z0-9-_.~`, as SigV4 requires. */
 export function uriEncode(text: string): string {
   return encodeURIComponent(text).replace(
     /[!'()*]/g,
